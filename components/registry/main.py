@@ -1,0 +1,66 @@
+"""`xmpp-iot registry`: run the Thing registry component in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from xmpp_iot.component import run_forever, secret_from_environment
+from xmpp_iot.component_cli import add_component_arguments, setup_logging
+
+from .open_store import open_store
+from .protocol import RegistryComponent
+from .service import DEFAULT_MAX_RESULTS, DEFAULT_MAX_TAGS, Limits, ThingRegistry
+
+log = logging.getLogger("xmpp_iot.registry")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_component_arguments(parser, default_db="registry.sqlite3")
+    parser.add_argument("--max-tags", type=int, default=DEFAULT_MAX_TAGS, help="most meta tags per thing")
+    parser.add_argument(
+        "--max-results",
+        type=int,
+        default=DEFAULT_MAX_RESULTS,
+        help="largest search page (maxCount is capped)",
+    )
+    parser.add_argument(
+        "--sync",
+        choices=["full", "normal"],
+        default="full",
+        help="SQLite durability: 'full' survives power loss, 'normal' survives process crashes only",
+    )
+    parser.add_argument(
+        "--disown-offline",
+        choices=["queue", "refuse"],
+        default="queue",
+        help="disowning an offline thing: queue the notification until it is back (default), "
+        "or refuse with not-allowed as XEP-0347 0.5.1 says",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    secret = secret_from_environment()
+    store = open_store(args.db, synchronous=args.sync.upper())
+    registry = ThingRegistry(store, Limits(max_tags=args.max_tags, max_results=args.max_results))
+    host, port = args.server
+
+    async def main() -> int:
+        component = RegistryComponent(
+            args.jid,
+            secret,
+            host,
+            port,
+            registry,
+            allowed_domains=args.allowed_domains,
+            disown_offline=args.disown_offline,
+        )
+        log.info("registry %s: %d things in %s", args.jid, store.count(), args.db)
+        return await run_forever(component)
+
+    try:
+        return asyncio.run(main())
+    finally:
+        store.close()

@@ -1,0 +1,221 @@
+"""XEP-0347 over XMPP: the registry component's stanza handlers.
+
+Each handler turns one request into one ThingRegistry call and its answer into a reply or a
+stanza error. Notifications to things (`claimed`, `removed`, `disowned`) are sent at once
+when the thing is online; otherwise they are stored and delivered when it next shows up
+(presence or any request), in the order they were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from xml.etree.ElementTree import Element, SubElement
+
+from slixmpp import Iq, Presence
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.jid import JID, InvalidJID
+
+from xmpp_iot.component import IotComponent
+from xmpp_iot.discovery.model import KEY, NS
+from xmpp_iot.discovery.stanza import parse_bool, read_conditions, read_tags, register_stanzas, write_tags
+from xmpp_iot.errors import BadRequest, NotAllowed
+
+from .service import Notification, ThingRegistry
+
+log = logging.getLogger(__name__)
+
+NOTIFY_TIMEOUT = 10.0
+
+
+class RegistryComponent(IotComponent):
+    """The Thing registry as an XEP-0114 component."""
+
+    identity_category = "component"
+    identity_type = "generic"
+    identity_name = "xmpp-iot Thing registry (XEP-0347)"
+    features = (NS,)
+
+    def __init__(
+        self,
+        jid: str,
+        secret: str,
+        host: str,
+        port: int,
+        registry: ThingRegistry,
+        *,
+        allowed_domains=None,
+        disown_offline: str = "queue",
+    ) -> None:
+        super().__init__(jid, secret, host, port, allowed_domains=allowed_domains)
+        register_stanzas()
+        self.registry = registry
+        self.store = registry.store
+        self.disown_offline = disown_offline
+        self._pending_jids: set[str] = self.store.has_pending()
+        self._flushing: set[str] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.handle_iq("iot register", "iq@type=set/iot_register", self.on_register)
+        self.handle_iq("iot mine", "iq@type=set/iot_mine", self.on_mine)
+        self.handle_iq("iot update", "iq@type=set/iot_update", self.on_update)
+        self.handle_iq("iot unregister", "iq@type=set/iot_unregister", self.on_unregister)
+        self.handle_iq("iot remove", "iq@type=set/iot_remove", self.on_remove)
+        self.handle_iq("iot disown", "iq@type=set/iot_disown", self.on_disown)
+        self.handle_iq("iot search", "iq@type=get/iot_search", self.on_search)
+        self.add_event_handler("presence_available", self.on_available)
+
+    # -- things -------------------------------------------------------------------------------
+    def on_register(self, iq: Iq) -> Iq:
+        el = iq["iot_register"]
+        sender = iq["from"]
+        tags = read_tags(el.xml, self.registry.limits.max_tags)
+        self_owned = parse_bool(el.xml.get("selfOwned"), False, "selfOwned")
+        outcome = self.registry.register(sender.bare, sender.full, el["node"], tags, self_owned)
+        reply = iq.reply()
+        if outcome.owner is not None and not self_owned:
+            SubElement(reply.xml, f"{{{NS}}}claimed", jid=outcome.owner)
+        self._deliver_pending_soon(sender)
+        return reply
+
+    def on_update(self, iq: Iq) -> Iq:
+        el = iq["iot_update"]
+        target = _bare_attr(el.xml, "jid")
+        tags = read_tags(el.xml, self.registry.limits.max_tags)
+        still_claimed = self.registry.update(iq["from"].bare, target, el["node"], tags)
+        reply = iq.reply()
+        if not still_claimed:
+            SubElement(reply.xml, f"{{{NS}}}disowned", el["node"].attributes())
+        self._deliver_pending_soon(iq["from"])
+        return reply
+
+    def on_unregister(self, iq: Iq) -> Iq:
+        self.registry.unregister(iq["from"].bare, iq["iot_unregister"]["node"])
+        return iq.reply()
+
+    # -- owners -------------------------------------------------------------------------------
+    async def on_mine(self, iq: Iq) -> Iq:
+        el = iq["iot_mine"]
+        tags = read_tags(el.xml, self.registry.limits.max_tags)
+        public = parse_bool(el.xml.get("public"), True, "public")
+        thing, notification = self.registry.claim(iq["from"].bare, el["node"], tags, public)
+        log.info("%s claimed %s %s (public=%s)", iq["from"].bare, thing.jid, thing.node.attributes(), public)
+        reply = iq.reply()
+        SubElement(reply.xml, f"{{{NS}}}claimed", {"jid": thing.jid, **thing.node.attributes()})
+        reply.send()
+        if notification is not None:
+            await self.notify_or_queue(notification)
+        return None
+
+    async def on_remove(self, iq: Iq) -> Iq:
+        el = iq["iot_remove"]
+        jid = _bare_attr(el.xml, "jid", required=True)
+        notification = self.registry.remove(iq["from"].bare, jid, el["node"])
+        log.info("%s removed %s %s", iq["from"].bare, jid, el["node"].attributes())
+        iq.reply().send()
+        await self.notify_or_queue(notification)
+        return None
+
+    async def on_disown(self, iq: Iq) -> Iq:
+        el = iq["iot_disown"]
+        jid = _bare_attr(el.xml, "jid", required=True)
+        thing = self.registry.check_disown(iq["from"].bare, jid, el["node"])
+        notification = Notification("disowned", thing.jid, thing.node)
+        if not await self.notify(notification):
+            if self.disown_offline == "refuse":
+                raise NotAllowed("the thing is not online to acknowledge the disown")
+            self._queue(notification)
+        self.registry.disown(thing)
+        log.info("%s disowned %s %s", iq["from"].bare, jid, el["node"].attributes())
+        return iq.reply()
+
+    # -- applications -------------------------------------------------------------------------
+    def on_search(self, iq: Iq) -> Iq:
+        el = iq["iot_search"].xml
+        offset = _int_attr(el, "offset", 0)
+        max_count = _int_attr(el, "maxCount", None)
+        conditions = read_conditions(el)
+        things, more = self.registry.search(iq["from"].bare, conditions, offset, max_count)
+        reply = iq.reply()
+        found = SubElement(reply.xml, f"{{{NS}}}found", more="true" if more else "false")
+        for thing in things:
+            item = SubElement(found, f"{{{NS}}}thing", {"owner": thing.owner or "", "jid": thing.jid})
+            item.attrib.update(thing.node.attributes())
+            write_tags(item, (t for n, t in thing.tags.items() if n != KEY))
+        return reply
+
+    # -- notifications ------------------------------------------------------------------------
+    def on_available(self, presence: Presence) -> None:
+        sender = presence["from"]
+        if sender.bare == self.boundjid.bare:
+            return
+        self._deliver_pending_soon(sender, remember=True)
+
+    async def notify_or_queue(self, notification: Notification) -> None:
+        if not await self.notify(notification):
+            self._queue(notification)
+
+    async def notify(self, n: Notification, full_jid: str | None = None) -> bool:
+        """Send one notification IQ; True when the thing acknowledged it."""
+        target = full_jid or self.store.last_full_jid(n.jid)
+        if not target:
+            return False
+        iq = self.make_iq_set(ito=target)
+        attrs = n.node.attributes()
+        if n.kind == "claimed":
+            attrs = {"jid": n.owner, **attrs, "public": "true" if n.public else "false"}
+        iq.xml.append(Element(f"{{{NS}}}{n.kind}", attrs))
+        try:
+            await iq.send(timeout=NOTIFY_TIMEOUT)
+        except (IqError, IqTimeout) as exc:
+            log.info("%s not told %s now (%s); queued", n.jid, n.kind, type(exc).__name__)
+            return False
+        log.info("told %s: %s %s", target, n.kind, n.node.attributes())
+        return True
+
+    def _queue(self, n: Notification) -> None:
+        self.store.add_pending(n.jid, n.kind, n.node, n.owner, n.public)
+        self._pending_jids.add(n.jid)
+
+    def _deliver_pending_soon(self, sender: JID, remember: bool = False) -> None:
+        bare = sender.bare
+        if remember and sender.resource:
+            self.store.touch(bare, sender.full)
+        if bare in self._pending_jids and bare not in self._flushing:
+            self._flushing.add(bare)
+            task = asyncio.ensure_future(self._deliver_pending(bare, sender.full))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_pending(self, bare: str, full_jid: str) -> None:
+        try:
+            await asyncio.sleep(0.05)  # let the thing's own request be answered first
+            for p in self.store.pending_for(bare):
+                n = Notification(p.kind, p.jid, p.node, p.owner, p.public)
+                if not await self.notify(n, full_jid):
+                    return
+                self.store.drop_pending(p.id)
+            self._pending_jids.discard(bare)
+        finally:
+            self._flushing.discard(bare)
+
+
+def _bare_attr(el: Element, attr: str, required: bool = False) -> str | None:
+    value = el.get(attr)
+    if value is None:
+        if required:
+            raise BadRequest(f"'{attr}' attribute is required")
+        return None
+    try:
+        return JID(value).bare
+    except InvalidJID:
+        raise BadRequest(f"'{attr}' is not a valid JID") from None
+
+
+def _int_attr(el: Element, attr: str, default: int | None) -> int | None:
+    value = el.get(attr)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"'{attr}' must be an integer") from None

@@ -1,0 +1,79 @@
+"""The registry's storage interface: the few operations the XEP-0347 rules need.
+
+The service talks only to this Protocol; `SqliteRegistryStore` implements it (and a
+PostgreSQL store can, for deployments that outgrow one machine). Every mutating method is
+durable when it returns: the service acknowledges a request only after that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from xmpp_iot.discovery.model import Condition, NodeRef, Tag, Thing, format_number
+
+
+@dataclass(frozen=True, slots=True)
+class PendingNotification:
+    """A notification for a thing that was offline; delivered when it comes back."""
+
+    id: int
+    jid: str
+    kind: str  # "claimed" | "removed" | "disowned"
+    node: NodeRef
+    owner: str  # for "claimed": the new owner
+    public: bool
+
+
+class RegistryStore(Protocol):
+    def get(self, jid: str, node: NodeRef) -> Thing | None: ...
+
+    def find_unclaimed(self, digest: str) -> list[Thing]: ...
+
+    def find_claimed(self, digest: str, owner: str) -> list[Thing]: ...
+
+    def save(self, thing: Thing, full_jid: str | None = None) -> None:
+        """Insert or replace a thing with all its tags."""
+
+    def set_owner(self, jid: str, node: NodeRef, owner: str | None, public: bool) -> None: ...
+
+    def update_tags(self, jid: str, node: NodeRef, tags: list[Tag]) -> None:
+        """Set the given tags; an empty string value deletes that string tag (XEP-0347 §3.13)."""
+
+    def delete(self, jid: str, node: NodeRef) -> bool: ...
+
+    def search(
+        self, conditions: list[Condition], requester: str, offset: int, limit: int
+    ) -> tuple[list[Thing], bool]: ...
+
+    def last_full_jid(self, jid: str) -> str | None: ...
+
+    def touch(self, jid: str, full_jid: str) -> None:
+        """Remember the full JID a thing was last seen at (notifications go there)."""
+
+    def has_pending(self) -> set[str]: ...
+
+    def add_pending(
+        self, jid: str, kind: str, node: NodeRef, owner: str = "", public: bool = False
+    ) -> None: ...
+
+    def pending_for(self, jid: str) -> list[PendingNotification]: ...
+
+    def drop_pending(self, notification_id: int) -> None: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def tag_digest(tags: list[Tag]) -> str:
+    """A fingerprint of a tag set, order-insensitive: claims look things up by it.
+
+    Numbers are normalised (1 == 1.0) so that `<num value='1'/>` claims `<num value='1.0'/>`.
+    """
+    h = hashlib.sha256()
+    for tag in sorted(tags, key=lambda t: t.name):
+        value = format_number(tag.value) if tag.numeric else tag.value  # type: ignore[arg-type]
+        h.update(f"{tag.name}\x00{'n' if tag.numeric else 's'}\x00{value}\x01".encode())
+    return h.hexdigest()
