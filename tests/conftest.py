@@ -28,7 +28,9 @@ ClientFactory = Callable[..., Awaitable[IotClient]]
 
 
 @pytest.fixture(scope="session", params=SERVER_KINDS)
-def xmpp_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def xmpp_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DevServer]:
     """A real XMPP server of each kind, started once per test session."""
     kind = request.param
     server = make_devserver(kind, tmp_path_factory.mktemp(kind), components=TEST_COMPONENTS)

@@ -26,7 +26,7 @@ from .errors import Forbidden, InternalServerError, ProtocolError, reply_error
 log = logging.getLogger(__name__)
 
 SECRET_ENV = "XMPP_IOT_COMPONENT_SECRET"
-FATAL_STREAM_ERRORS = ("not-authorized", "host-unknown", "improper-addressing")
+FATAL_STREAM_ERRORS = ("not-authorized", "host-unknown")
 
 IqHandler = Callable[[Iq], Awaitable[Iq | None] | Iq | None]
 

@@ -73,9 +73,7 @@ def configure_client(client: ClientXMPP, security: Security) -> None:
         client.ssl_context.verify_mode = ssl.CERT_NONE
 
 
-async def start_session(
-    xmpp: BaseXMPP, endpoint: Endpoint | None = None, timeout: float = 15.0
-) -> None:
+async def start_session(xmpp: BaseXMPP, endpoint: Endpoint | None = None, timeout: float = 15.0) -> None:
     """Connect and wait for `session_start`; raise ConnectError on failure or timeout.
 
     slixmpp itself retries forever; a caller usually wants to know within seconds.
@@ -94,7 +92,13 @@ async def start_session(
 
         return handler
 
-    handlers = [("session_start", ok)] + [(ev, failed(ev)) for ev in CONNECT_FAILURE_EVENTS]
+    def connection_failed(event: object) -> None:
+        # A certificate that does not verify will not verify on the next attempt either.
+        if isinstance(event, ssl.SSLError) and not started.done():
+            started.set_exception(ConnectError(f"{xmpp.boundjid}: TLS failed: {event}"))
+
+    handlers = [("session_start", ok), ("connection_failed", connection_failed)]
+    handlers += [(ev, failed(ev)) for ev in CONNECT_FAILURE_EVENTS]
     for name, handler in handlers:
         xmpp.add_event_handler(name, handler)
     try:

@@ -156,10 +156,10 @@ class RegistryComponent(IotComponent):
 
     async def notify(self, n: Notification, full_jid: str | None = None) -> bool:
         """Send one notification IQ; True when the thing acknowledged it."""
-        target = full_jid or self.store.last_full_jid(n.jid)
+        target = full_jid or n.address or self.store.last_full_jid(n.jid)
         if not target:
             return False
-        iq = self.make_iq_set(ito=target)
+        iq = self.make_iq_set(ito=target, ifrom=self.boundjid)
         attrs = n.node.attributes()
         if n.kind == "claimed":
             attrs = {"jid": n.owner, **attrs, "public": "true" if n.public else "false"}

@@ -44,6 +44,7 @@ class Notification:
     node: NodeRef
     owner: str = ""
     public: bool = False
+    address: str | None = None  # the full JID to notify, when the thing's record is already gone
 
 
 class ThingRegistry:
@@ -118,8 +119,9 @@ class ThingRegistry:
     def remove(self, owner: str, jid: str, node: NodeRef) -> Notification:
         """The owner takes its thing out of the registry (no longer searchable)."""
         thing = self._owned(owner, jid, node)
+        address = self.store.last_full_jid(thing.jid)
         self.store.delete(thing.jid, thing.node)
-        return Notification("removed", thing.jid, thing.node)
+        return Notification("removed", thing.jid, thing.node, address=address)
 
     def check_disown(self, owner: str, jid: str, node: NodeRef) -> Thing:
         """Validate a disown request before the thing is asked to acknowledge it."""

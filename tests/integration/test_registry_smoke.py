@@ -16,7 +16,12 @@ async def test_register_claim_search(registry_process, make_client):
 
     await thing.discovery.find_registry()
     serial = thing.jid.user
-    tags = [str_tag("SN", serial), str_tag("MAN", "example.org"), num_tag("V", 1.2), str_tag("KEY", "s3cr3t-key")]
+    tags = [
+        str_tag("SN", serial),
+        str_tag("MAN", "example.org"),
+        num_tag("V", 1.2),
+        str_tag("KEY", "s3cr3t-key"),
+    ]
     assert await thing.discovery.register(tags) is None
 
     await owner.discovery.find_registry()

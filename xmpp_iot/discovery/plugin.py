@@ -98,16 +98,27 @@ class XEP_0347(BasePlugin):
                 candidates.append(hint)
             else:
                 candidates += [f"{hint}.{domain}", f"{hint}@{domain}"]
+        found = None
         for jid in candidates:
             if await self._is_registry(jid):
-                self.registry_jid = JID(jid)
-                return self.registry_jid
-        items = await self.xmpp.plugin["xep_0030"].get_items(jid=domain, timeout=self.timeout)
-        for item in items["disco_items"]["items"]:
-            if await self._is_registry(item[0]):
-                self.registry_jid = JID(item[0])
-                return self.registry_jid
-        raise RegistryNotFound(f"no Thing registry found on {domain}")
+                found = jid
+                break
+        else:
+            items = await self.xmpp.plugin["xep_0030"].get_items(jid=domain, timeout=self.timeout)
+            for item in items["disco_items"]["items"]:
+                if await self._is_registry(item[0]):
+                    found = item[0]
+                    break
+        if found is None:
+            raise RegistryNotFound(f"no Thing registry found on {domain}")
+        self.registry_jid = JID(found)
+        self.announce()
+        return self.registry_jid
+
+    def announce(self) -> None:
+        """Directed presence to the registry: it delivers what it could not tell us while we were offline."""
+        if self.registry_jid is not None:
+            self.xmpp.send_presence(pto=self.registry_jid)
 
     async def _is_registry(self, jid: str) -> bool:
         try:
