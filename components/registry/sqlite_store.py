@@ -60,6 +60,8 @@ CREATE INDEX IF NOT EXISTS pending_jid ON pending (jid);
 PRAGMA user_version = 1;
 """
 
+SELECTIVITY_CAP = 5000
+ESTIMATE_TTL = 30.0  # seconds
 _COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -77,6 +79,7 @@ class SqliteRegistryStore:
         self.db.executescript(SCHEMA)
         self.db.execute("PRAGMA optimize=0x10002")  # refresh planner statistics if they are stale
         self._writes = 0
+        self._estimates: dict[tuple, tuple[int, float]] = {}
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, jid: str, node: NodeRef) -> Thing | None:
@@ -116,23 +119,56 @@ class SqliteRegistryStore:
     def search(
         self, conditions: list[Condition], requester: str, offset: int, limit: int
     ) -> tuple[list[Thing], bool]:
-        """Claimed things that are public or owned by `requester`, matching every condition."""
-        clauses: list[str] = []
-        params: list[object] = [requester]
+        """Claimed things that are public or owned by `requester`, matching every condition.
+
+        The most selective condition drives an index scan in thing-id order; every other
+        condition is one primary-key probe per candidate. With LIMIT this stops early, so a
+        page costs about the same at 10k and at 100k things.
+        """
+        driver = self._most_selective(conditions)
+        driver_sql, params = _condition_sql(driver, "d")
+        clauses = [driver_sql]
         for c in conditions:
-            sql, args = _condition_sql(c)
-            clauses.append(f"t.id IN (SELECT thing_id FROM tags WHERE {sql})")
-            params.extend(args)
-        where = " AND ".join(clauses) or "1"
-        params.extend((limit + 1, offset))
+            if c is not driver:
+                sql, args = _condition_sql(c, "g")
+                clauses.append(f"EXISTS (SELECT 1 FROM tags g WHERE g.thing_id = t.id AND {sql})")
+                params.extend(args)
+        params.extend((requester, limit + 1, offset))
         rows = self.db.execute(
-            "SELECT t.id, t.jid, t.node_id, t.source_id, t.cache_type, t.owner, t.public FROM things t "
-            f"WHERE t.owner IS NOT NULL AND (t.public=1 OR t.owner=?) AND {where} "
-            "ORDER BY t.id LIMIT ? OFFSET ?",
+            "SELECT t.id, t.jid, t.node_id, t.source_id, t.cache_type, t.owner, t.public "
+            "FROM tags d CROSS JOIN things t ON t.id = d.thing_id "
+            f"WHERE {' AND '.join(clauses)} AND t.owner IS NOT NULL AND (t.public = 1 OR t.owner = ?) "
+            "ORDER BY d.thing_id LIMIT ? OFFSET ?",
             params,
         ).fetchall()
         more = len(rows) > limit
         return self._things(rows[:limit]), more
+
+    def _most_selective(self, conditions: list[Condition]) -> Condition:
+        """The condition with the fewest matching tags (counted up to a cap); equality wins ties."""
+        if len(conditions) == 1:
+            return conditions[0]
+        return min(conditions, key=lambda c: (self._estimate(c), c.op != "eq"))
+
+    def _estimate(self, c: Condition) -> int:
+        """How many tags match `c`, up to SELECTIVITY_CAP. Equality counts are cached briefly:
+        apps repeat the same class/area queries, and a slightly stale count only picks a
+        slower plan, never a wrong answer."""
+        key = (c.name, c.numeric, c.value) if c.op == "eq" else None
+        now = time.monotonic()
+        if key is not None:
+            cached = self._estimates.get(key)
+            if cached is not None and now - cached[1] < ESTIMATE_TTL:
+                return cached[0]
+        sql, args = _condition_sql(c, "s")
+        (n,) = self.db.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM tags s WHERE {sql} LIMIT {SELECTIVITY_CAP})", args
+        ).fetchone()
+        if key is not None:
+            if len(self._estimates) > 10_000:
+                self._estimates.clear()
+            self._estimates[key] = (n, now)
+        return n
 
     def pending_for(self, jid: str) -> list[PendingNotification]:
         rows = self.db.execute(
@@ -287,20 +323,22 @@ class _transaction:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _condition_sql(c: Condition) -> tuple[str, list[object]]:
-    col = "num_value" if c.numeric else "str_value"
+def _condition_sql(c: Condition, alias: str) -> tuple[str, list[object]]:
+    """SQL for one condition on the tags table aliased `alias`, with its parameters."""
+    col = f"{alias}.num_value" if c.numeric else f"{alias}.str_value"
+    name = f"{alias}.name = ? AND {col} IS NOT NULL"
     if c.op in _COMPARISONS:
-        return f"name=? AND {col} {_COMPARISONS[c.op]} ?", [c.name, c.value]
+        return f"{name} AND {col} {_COMPARISONS[c.op]} ?", [c.name, c.value]
     if c.op == "range":
         lo = ">=" if c.min_included else ">"
         hi = "<=" if c.max_included else "<"
-        return f"name=? AND {col} {lo} ? AND {col} {hi} ?", [c.name, c.min, c.max]
+        return f"{name} AND {col} {lo} ? AND {col} {hi} ?", [c.name, c.min, c.max]
     if c.op == "nrange":
         lo = "<" if c.min_included else "<="
         hi = ">" if c.max_included else ">="
-        return f"name=? AND ({col} {lo} ? OR {col} {hi} ?)", [c.name, c.min, c.max]
+        return f"{name} AND ({col} {lo} ? OR {col} {hi} ?)", [c.name, c.min, c.max]
     if c.op == "mask":
-        return "name=? AND str_value GLOB ?", [c.name, _glob(str(c.value), c.wildcard)]
+        return f"{name} AND {col} GLOB ?", [c.name, _glob(str(c.value), c.wildcard)]
     raise ValueError(f"unknown operator {c.op}")
 
 

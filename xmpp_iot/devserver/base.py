@@ -45,6 +45,11 @@ class ServerInfo:
     ca_cert: str
     components: dict[str, str] = field(default_factory=dict)  # component JID -> secret
     workdir: str = ""
+    component_ports: dict[str, int] = field(default_factory=dict)  # component JID -> its port
+
+    def port_for(self, jid: str) -> int:
+        """The component port to use for this component (ejabberd: one listener each)."""
+        return self.component_ports.get(jid, self.component_port)
 
     def component_jid(self, name: str) -> str:
         """JID of a configured component by its short name (`registry` -> `registry.localhost`)."""
@@ -107,6 +112,11 @@ class DevServer(ABC):
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.cert: CertificatePair | None = None
+        self.component_ports = self.assign_component_ports()
+
+    def assign_component_ports(self) -> dict[str, int]:
+        """Which port each component connects to; by default they share one listener."""
+        return dict.fromkeys(self.component_secrets, self.ports.component)
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -122,12 +132,13 @@ class DevServer(ABC):
             ca_cert=str(self.cert.cert if self.cert else ""),
             components=dict(self.component_secrets),
             workdir=str(self.workdir),
+            component_ports=dict(self.component_ports),
         )
 
     def start(self, timeout: float = 30.0) -> ServerInfo:
         """Install if needed, write the configuration, launch, and wait until ready."""
         self.check_installed()
-        taken = self.ports.taken()
+        taken = self.ports.taken() + [p for p in set(self.component_ports.values()) if port_is_taken(p)]
         if taken:
             raise DevServerError(f"{self.kind}: port(s) {taken} on 127.0.0.1 are already in use")
         self.workdir.mkdir(parents=True, exist_ok=True)

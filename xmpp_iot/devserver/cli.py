@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
             f"  domain          {info.domain}\n"
             f"  c2s (STARTTLS)  {info.c2s_port}\n"
             f"  c2s (direct TLS){info.c2s_tls_port:>6}\n"
-            f"  components      {info.component_port}: {', '.join(info.components)}\n"
-            f"  pub/sub         {info.pubsub_jid}\n"
+            + "".join(f"  component       {jid} on port {info.port_for(jid)}\n" for jid in info.components)
+            + f"  pub/sub         {info.pubsub_jid}\n"
             f"  CA certificate  {info.ca_cert}\n"
             f"  secrets, ports  {info_file} (mode 0600)\n"
             f"  running         {', '.join(args.component) or 'no components'}\n"

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .base import DevServer, DevServerError
+from .ports import free_ports
 
 
 class EjabberdServer(DevServer):
@@ -36,6 +37,13 @@ class EjabberdServer(DevServer):
                     )
             except KeyError as exc:
                 raise DevServerError("cannot determine the current user for ejabberdctl") from exc
+
+    def assign_component_ports(self) -> dict[str, int]:
+        # ejabberd routes every host of a service listener to every component connected to
+        # that listener, so each component gets a listener (and a port) of its own.
+        jids = list(self.component_secrets)
+        extra = free_ports(max(0, len(jids) - 1))
+        return dict(zip(jids, [self.ports.component, *extra], strict=True))
 
     @property
     def node(self) -> str:
@@ -71,8 +79,16 @@ EJABBERD_PID_PATH={d}/ejabberd.pid
 EJABBERD_BYPASS_WARNINGS=true
 """
         )
-        services = "\n".join(
-            f'      "{jid}":\n        password: "{secret}"' for jid, secret in self.component_secrets.items()
+        services = "".join(
+            f"""  - port: {self.component_ports[jid]}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    backlog: 128
+    hosts:
+      "{jid}":
+        password: "{secret}"
+"""
+            for jid, secret in self.component_secrets.items()
         )
         component_acl = ", ".join(f'"{jid}"' for jid in self.component_secrets) or '"none.invalid"'
         db_type = "mnesia"
@@ -103,13 +119,7 @@ listen:
     max_stanza_size: 262144
     access: c2s
     tls: true
-  - port: {self.ports.component}
-    ip: "127.0.0.1"
-    module: ejabberd_service
-    backlog: 128
-    hosts:
-{services}
-acl:
+{services}acl:
   admin:
     user: ["admin@{self.domain}"]
   local:

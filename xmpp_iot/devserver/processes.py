@@ -38,7 +38,7 @@ class ComponentProcess:
         self.log_path = log_path
         self.args = [
             sys.executable, "-m", "xmpp_iot.cli", command,
-            "--server", f"{info.host}:{info.component_port}",
+            "--server", f"{info.host}:{info.port_for(jid)}",
             "--jid", jid,
             "--db", self.db,
             *(extra_args or []),

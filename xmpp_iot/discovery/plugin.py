@@ -12,6 +12,7 @@ refused with `forbidden`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -83,34 +84,40 @@ class XEP_0347(BasePlugin):
             self.xmpp.remove_handler(f"iot {kind} notification")
 
     # -- finding the registry (XEP-0347 §3.4) -----------------------------------------------
-    async def find_registry(self, preconfigured: str | None = None) -> JID:
+    async def find_registry(self, preconfigured: str | None = None, patience: float = 5.0) -> JID:
         """Locate the registry in the XEP's order and remember it.
 
         1-2: a preconfigured component address or bare JID (contains a dot or an @);
         3-4: a preconfigured subdomain or user name, joined to our server's domain;
-        5: disco#items of our server, the first item advertising urn:xmpp:iot:discovery.
+        5: with nothing preconfigured, disco#items of our server, the first item advertising
+        urn:xmpp:iot:discovery.
+        A preconfigured registry that does not answer is retried for `patience` seconds and
+        never silently replaced by another one: that would let a look-alike hijack the thing
+        (XEP-0347 §6.2).
         """
         hint = preconfigured or self.registry
         domain = self.xmpp.boundjid.domain
-        candidates: list[str] = []
+        found: str | None = None
         if hint:
-            if "@" in hint or "." in hint:
-                candidates.append(hint)
-            else:
-                candidates += [f"{hint}.{domain}", f"{hint}@{domain}"]
-        found = None
-        for jid in candidates:
-            if await self._is_registry(jid):
-                found = jid
-                break
+            candidates = [hint] if "@" in hint or "." in hint else [f"{hint}.{domain}", f"{hint}@{domain}"]
+            deadline = asyncio.get_running_loop().time() + patience
+            while found is None:
+                for jid in candidates:
+                    if await self._is_registry(jid):
+                        found = jid
+                        break
+                if found is None:
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise RegistryNotFound(f"the configured registry {hint} does not answer")
+                    await asyncio.sleep(0.25)
         else:
             items = await self.xmpp.plugin["xep_0030"].get_items(jid=domain, timeout=self.timeout)
             for item in items["disco_items"]["items"]:
                 if await self._is_registry(item[0]):
                     found = item[0]
                     break
-        if found is None:
-            raise RegistryNotFound(f"no Thing registry found on {domain}")
+            if found is None:
+                raise RegistryNotFound(f"no Thing registry found on {domain}")
         self.registry_jid = JID(found)
         self.announce()
         return self.registry_jid

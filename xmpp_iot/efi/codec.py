@@ -21,7 +21,14 @@ from .decoder import EFI_NS, Decoder
 from .encoder import Encoder
 from .errors import EfiValidationError
 from .messages import EfiMessage
-from .xmldoc import DEFAULT_MAX_BYTES, compiled_schema, parse_secure, raise_schema_error
+from .xmldoc import (
+    DEFAULT_MAX_BYTES,
+    compiled_schema,
+    etree_size,
+    from_etree,
+    parse_secure,
+    raise_schema_error,
+)
 
 __all__ = ["EFI_NS", "SCHEMA_FILE", "EfiCodec", "decode", "decode_element", "encode", "encode_element"]
 
@@ -61,12 +68,13 @@ class EfiCodec:
         return self.decode_tree(parse_secure(xml, self.max_bytes, EfiValidationError))
 
     def decode_element(self, element: ET.Element | etree._Element) -> EfiMessage:
-        """A payload element already parsed (xml.etree from slixmpp, or lxml) → message object."""
+        """A payload element already parsed (xml.etree from slixmpp, or lxml) → payload object."""
         if isinstance(element, etree._Element):
-            data = etree.tostring(element)
-        else:
-            data = ET.tostring(element)
-        return self.decode(data)
+            return self.decode(etree.tostring(element))
+        size = etree_size(element)
+        if size > self.max_bytes:
+            raise EfiValidationError("(document)", f"element is about {size} bytes, more than the limit of {self.max_bytes} bytes")
+        return self.decode_tree(from_etree(element, {"efi": EFI_NS}))
 
     def decode_tree(self, root: etree._Element) -> EfiMessage:
         """A root element from :func:`~xmpp_iot.efi.xmldoc.parse_secure` → message object."""
@@ -86,7 +94,7 @@ class EfiCodec:
             raise EfiValidationError("/efi:" + local, reason)
         schema = compiled_schema(SCHEMA_FILE)
         if not schema.validate(root):
-            raise_schema_error(schema, _PREFIXES, EfiValidationError)
+            raise_schema_error(schema, _PREFIXES, EfiValidationError, root)
         msg = self._decoder.decode(root)
         semantics.check(msg)
         return msg
@@ -104,7 +112,7 @@ class EfiCodec:
         semantics.check(msg)
         schema = compiled_schema(SCHEMA_FILE)
         if not schema.validate(root):
-            raise_schema_error(schema, _PREFIXES, EfiValidationError)
+            raise_schema_error(schema, _PREFIXES, EfiValidationError, root)
         return root
 
     def encode(self, msg: EfiMessage) -> bytes:

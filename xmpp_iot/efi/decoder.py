@@ -25,7 +25,7 @@ from . import shiftable as shi
 from . import storage as sto
 from .enums import Commodity, Currency, CurtailmentQuantity, DeviceClass, InstructionStatus
 from .errors import EfiValidationError
-from .lexical import LexicalError, parse_datetime, parse_duration
+from .lexical import _DURATION_CACHE, LexicalError, parse_datetime, parse_duration
 
 __all__ = ["EFI_NS", "Decoder"]
 
@@ -342,11 +342,7 @@ class Decoder:
         for p in el:
             tag = p.tag
             if tag == T_ELECTRICITY_PROFILE:
-                electricity = pro.ElectricityProfile(
-                    elements=tuple(
-                        pro.ElectricityProfileElement(duration=dur(e, A_DURATION), power=num(e, A_POWER)) for e in p
-                    )
-                )
+                electricity = pro.ElectricityProfile(elements=self._electricity_elements(p))
             elif tag == T_ELECTRICITY_PROB:
                 electricity = pro.ElectricityProbabilityProfile(elements=self._probability_elements(p))
             elif tag == T_GAS_PROFILE:
@@ -372,6 +368,21 @@ class Decoder:
             else:
                 heat = pro.HeatProbabilityProfile(elements=tuple(self._heat_probability_element(e) for e in p))
         return pro.ProfileContainer(electricity=electricity, gas=gas, heat=heat)
+
+    def _electricity_elements(self, p: etree._Element) -> tuple[pro.ElectricityProfileElement, ...]:
+        """The most common profile, inlined: cached duration lookup, float, finiteness."""
+        cache = _DURATION_CACHE
+        new = pro.ElectricityProfileElement
+        out = []
+        for e in p:
+            d = cache.get(e.get(A_DURATION))
+            if d is None:
+                d = self._dur(e, A_DURATION)
+            power = float(e.get(A_POWER))
+            if not _isfinite(power):
+                self._num(e, A_POWER)
+            out.append(new(duration=d, power=power))
+        return tuple(out)
 
     def _heat_probability_element(self, el: etree._Element) -> pro.HeatProbabilityProfileElement:
         values: dict[str, pro.ProbabilityAttributes] = {}

@@ -14,8 +14,8 @@ from datetime import datetime
 
 __all__ = [
     "METER_QUANTITIES",
-    "PMU_QUANTITIES",
     "PHASOR_QUANTITIES",
+    "PMU_QUANTITIES",
     "QUANTITY_UNITS",
     "FieldType",
     "MeterReadout",
