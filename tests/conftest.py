@@ -22,7 +22,7 @@ from xmpp_iot.devserver.processes import ComponentProcess
 SERVER_KINDS = [k for k in os.environ.get("XMPP_IOT_TEST_SERVERS", "prosody,ejabberd").split(",") if k]
 # registry/provisioning/sensordata are the shared instances; scratch ones are for tests that
 # kill or restart their own component (Prosody refuses two connections with one name).
-TEST_COMPONENTS = ("registry", "provisioning", "sensordata", "scratch1", "scratch2", "scratch3", "scratch4")
+TEST_COMPONENTS = ("registry", "provisioning", "sensordata", *(f"scratch{i}" for i in range(1, 9)))
 
 ClientFactory = Callable[..., Awaitable[IotClient]]
 
