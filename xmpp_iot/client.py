@@ -18,7 +18,9 @@ from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 
 from .connection import ConnectError, Endpoint, configure_client, start_session, stop_session
+from .control import plugin as control_plugin
 from .discovery import plugin as discovery_plugin
+from .sensordata import plugin as sensordata_plugin
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,22 @@ class IotClient:
     @property
     def discovery(self) -> discovery_plugin.XEP_0347:
         return self.xmpp.plugin["iot_discovery"]
+
+    @property
+    def sensordata(self) -> sensordata_plugin.XEP_0323:
+        """XEP-0323 readouts: serve them as a device, request them as an application."""
+        return self._plugin("iot_sensordata")
+
+    @property
+    def control(self) -> control_plugin.XEP_0325:
+        """XEP-0325 control: serve parameters as a device, set them as an application."""
+        return self._plugin("iot_control")
+
+    def _plugin(self, name: str):
+        """Register a plugin on first use: a meter that never controls anything pays nothing."""
+        if name not in self.xmpp.plugin:
+            self.xmpp.register_plugin(name)
+        return self.xmpp.plugin[name]
 
     async def connect(self, send_presence: bool = True) -> IotClient:
         await start_session(self.xmpp, self.endpoint, self.connect_timeout)

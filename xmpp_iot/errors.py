@@ -11,6 +11,10 @@ from typing import ClassVar
 
 from slixmpp import Iq
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.stanza import Error as _ErrorStanza
+
+# RFC 6120 §8.3.3.12: slixmpp 1.17 lacks it and would send feature-not-implemented instead.
+_ErrorStanza.conditions.add("policy-violation")
 
 
 class XmppIotError(Exception):

@@ -30,7 +30,7 @@ Both sides accept these only from the peers they are configured with; anyone els
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slixmpp import Iq
 from slixmpp.xmlstream import ElementBase, register_stanza_plugin
@@ -48,7 +48,7 @@ class OwnershipRecord:
     """The registry's view of one thing's ownership at change number ``seq``."""
 
     thing: str
-    node: NodeRef = NodeRef()
+    node: NodeRef = field(default_factory=NodeRef)
     owner: str = ""
     public: bool = False
     removed: bool = False

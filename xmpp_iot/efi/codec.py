@@ -16,19 +16,12 @@ from datetime import tzinfo
 
 from lxml import etree
 
+from ..xmlcodec import DEFAULT_MAX_BYTES, XmlCodec
 from . import semantics
 from .decoder import EFI_NS, Decoder
 from .encoder import Encoder
 from .errors import EfiValidationError
 from .messages import EfiMessage
-from .xmldoc import (
-    DEFAULT_MAX_BYTES,
-    compiled_schema,
-    etree_size,
-    from_etree,
-    parse_secure,
-    raise_schema_error,
-)
 
 __all__ = ["EFI_NS", "SCHEMA_FILE", "EfiCodec", "decode", "decode_element", "encode", "encode_element"]
 
@@ -44,40 +37,29 @@ _RENAMED = {
 }
 
 
-class EfiCodec:
-    """Encoder and decoder with one policy.
+class EfiCodec(XmlCodec[EfiMessage]):
+    """Encoder and decoder with one policy (the shared pipeline is :class:`~xmpp_iot.xmlcodec.XmlCodec`).
 
     ``max_bytes``: larger documents are refused before parsing.
     ``assume_tz``: timezone for dateTimes without an offset when decoding. ``None`` (default) refuses
     them; FAN's own examples have none, so ``datetime.UTC`` is the setting to accept those.
     """
 
-    __slots__ = ("_decoder", "_encoder", "_known", "assume_tz", "max_bytes")
+    __slots__ = ("_decoder", "_encoder", "_known")
+
+    error = EfiValidationError
+    schema_file = SCHEMA_FILE
+    prefixes = _PREFIXES
+    element_nsmap = {"efi": EFI_NS}
 
     def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES, assume_tz: tzinfo | None = None) -> None:
-        self.max_bytes = max_bytes
-        self.assume_tz = assume_tz
+        super().__init__(max_bytes=max_bytes, assume_tz=assume_tz)
         self._decoder = Decoder(assume_tz)
         self._encoder = Encoder()
         self._known = self._decoder.tags()
 
-    # -- decode -------------------------------------------------------------------------------
-
-    def decode(self, xml: bytes | str) -> EfiMessage:
-        """Bytes of one EFI 2.0 document → message object."""
-        return self.decode_tree(parse_secure(xml, self.max_bytes, EfiValidationError))
-
-    def decode_element(self, element: ET.Element | etree._Element) -> EfiMessage:
-        """A payload element already parsed (xml.etree from slixmpp, or lxml) → payload object."""
-        if isinstance(element, etree._Element):
-            return self.decode(etree.tostring(element))
-        size = etree_size(element)
-        if size > self.max_bytes:
-            raise EfiValidationError("(document)", f"element is about {size} bytes, more than the limit of {self.max_bytes} bytes")
-        return self.decode_tree(from_etree(element, {"efi": EFI_NS}))
-
     def decode_tree(self, root: etree._Element) -> EfiMessage:
-        """A root element from :func:`~xmpp_iot.efi.xmldoc.parse_secure` → message object."""
+        """A root element from :func:`~xmpp_iot.xmlcodec.parse_secure` → message object."""
         tag = root.tag
         if not isinstance(tag, str) or not tag.startswith(_NS_PREFIX):
             ns = etree.QName(root).namespace if isinstance(tag, str) else None
@@ -92,9 +74,7 @@ class EfiCodec:
             if hint:
                 reason += f" (draft name; the final EFI 2.0 schema calls it {hint})"
             raise EfiValidationError("/efi:" + local, reason)
-        schema = compiled_schema(SCHEMA_FILE)
-        if not schema.validate(root):
-            raise_schema_error(schema, _PREFIXES, EfiValidationError, root)
+        self.validate(root)
         msg = self._decoder.decode(root)
         semantics.check(msg)
         return msg
@@ -110,18 +90,8 @@ class EfiCodec:
         except (TypeError, ValueError, AttributeError) as exc:
             raise EfiValidationError(getattr(msg, "TAG", type(msg).__name__) or "(message)", f"cannot encode: {exc}") from None
         semantics.check(msg)
-        schema = compiled_schema(SCHEMA_FILE)
-        if not schema.validate(root):
-            raise_schema_error(schema, _PREFIXES, EfiValidationError, root)
+        self.validate(root)
         return root
-
-    def encode(self, msg: EfiMessage) -> bytes:
-        """Message → UTF-8 bytes of the document (no XML declaration, ready to embed in a stanza)."""
-        return etree.tostring(self.encode_tree(msg))
-
-    def encode_element(self, msg: EfiMessage) -> ET.Element:
-        """Message → ``xml.etree`` element, e.g. to put in a slixmpp pub/sub item or IQ."""
-        return ET.fromstring(self.encode(msg))
 
 
 _default = EfiCodec()

@@ -9,6 +9,7 @@ attributes by their qualified names, without reflection. What the schema cannot 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
@@ -102,6 +103,22 @@ A_LEAKAGE_RATE = _P + "leakageRate"
 A_USAGE_RATE = _P + "usageRate"
 
 _isfinite = math.isfinite
+_object_new = object.__new__
+
+
+def _electricity_element(duration: timedelta, power: float) -> pro.ElectricityProfileElement:
+    """The most frequent element of all, without the dataclass __init__'s keyword matching."""
+    e = _object_new(pro.ElectricityProfileElement)
+    e.duration = duration
+    e.power = power
+    return e
+
+
+if tuple(f.name for f in dataclasses.fields(pro.ElectricityProfileElement)) != ("duration", "power"):
+    def _electricity_element(duration: timedelta, power: float) -> pro.ElectricityProfileElement:
+        return pro.ElectricityProfileElement(duration=duration, power=power)
+
+
 _COMMODITY = {c.value: c for c in Commodity}
 _CURRENCY = {c.value: c for c in Currency}
 _QUANTITY = {c.value: c for c in CurtailmentQuantity}
@@ -372,16 +389,16 @@ class Decoder:
     def _electricity_elements(self, p: etree._Element) -> tuple[pro.ElectricityProfileElement, ...]:
         """The most common profile, inlined: cached duration lookup, float, finiteness."""
         cache = _DURATION_CACHE
-        new = pro.ElectricityProfileElement
         out = []
         for e in p:
-            d = cache.get(e.get(A_DURATION))
+            get = e.get
+            d = cache.get(get(A_DURATION))
             if d is None:
                 d = self._dur(e, A_DURATION)
-            power = float(e.get(A_POWER))
+            power = float(get(A_POWER))
             if not _isfinite(power):
                 self._num(e, A_POWER)
-            out.append(new(duration=d, power=power))
+            out.append(_electricity_element(d, power))
         return tuple(out)
 
     def _heat_probability_element(self, el: etree._Element) -> pro.HeatProbabilityProfileElement:

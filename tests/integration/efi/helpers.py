@@ -1,0 +1,22 @@
+"""Set-up shared by the EFI end-to-end tests: a driver with its node, an app following it."""
+
+from __future__ import annotations
+
+from xmpp_iot.efi import FlexibilityRegistration
+from xmpp_iot.efi.binding import EfiDriver, EnergyApp
+from xmpp_iot.nodes import flexibility_node
+
+
+async def driver_and_app(make_client, node_admin, registration: FlexibilityRegistration, *updates,
+                         follow: bool = True, **driver_options) -> tuple[EfiDriver, EnergyApp]:
+    """A started driver that published ``registration`` and ``updates``, and an app following it."""
+    device = await make_client("device")
+    await node_admin.create(flexibility_node(device.jid), device)
+    driver = EfiDriver(device, registration, **driver_options)
+    await driver.start()
+    for update in updates:
+        await driver.publish(update)
+    app = EnergyApp(await make_client("app"))
+    if follow:
+        await app.follow(device.jid)
+    return driver, app
