@@ -1,0 +1,66 @@
+"""What the provisioning server keeps, behind one small interface (SQLite implements it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .rules import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    thing: str
+    owner: str
+    public: bool
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A getToken challenge waiting for its response (kept at least a minute, XEP-0324 §3.1)."""
+
+    seqnr: int
+    holder: str
+    cert_der: bytes
+    nonce: bytes
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    jti: str
+    holder: str
+    thumbprint: str
+    expires: float
+    revoked: bool
+    cert_der: bytes = b""
+
+
+class ProvisioningStore(Protocol):
+    # ownership (from the registry feed)
+    def ownerships(self) -> list[Ownership]: ...
+    def set_ownership(self, record: Ownership) -> bool: ...
+    # rules
+    def rules(self) -> list[Rule]: ...
+    def add_rule(self, rule: Rule) -> Rule: ...
+    def remove_rules(self, ids: list[int]) -> None: ...
+    # tokens and challenges
+    def add_challenge(self, holder: str, cert_der: bytes, nonce: bytes) -> int: ...
+    def take_challenge(self, seqnr: int, max_age: float) -> Challenge | None: ...
+    def add_token(self, token: IssuedToken) -> None: ...
+    def token(self, jti: str) -> IssuedToken | None: ...
+    def revoke_token(self, jti: str) -> bool: ...
+    def revoke_holder(self, holder: str) -> list[str]: ...
+    # privileges: an ordered include/exclude list per (service, user)
+    def privileges(self, service: str, user: str) -> list[tuple[bool, str]]: ...
+    def set_privileges(self, service: str, user: str, entries: list[tuple[bool, str]]) -> None: ...
+    # settings (the signing key)
+    def setting(self, name: str) -> bytes | None: ...
+    def set_setting(self, name: str, value: bytes) -> None: ...
+    # clearCache / unfriend owed to devices that were offline
+    def add_pending(self, thing: str, kind: str, jid: str = "") -> None: ...
+    def pending(self, thing: str) -> list[tuple[int, str, str]]: ...
+    def pending_things(self) -> set[str]: ...
+    def done_pending(self, ids: list[int]) -> None: ...
+    def close(self) -> None: ...
