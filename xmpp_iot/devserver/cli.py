@@ -18,6 +18,7 @@ from pathlib import Path
 from . import SERVER_KINDS, DevServerError, make_devserver
 from .base import DEFAULT_COMPONENTS
 from .processes import ComponentProcess
+from .wiring import component_args, start_order
 
 log = logging.getLogger("xmpp_iot.devserver")
 
@@ -66,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
         info_file = workdir / "server-info.json"
         info_file.write_text(info.to_json())
         info_file.chmod(0o600)
-        for name in args.component:
-            children.append(_start_component(name, info, workdir))
+        running = set(args.component)
+        for name in start_order(args.component):
+            children.append(_start_component(name, info, workdir, component_args(name, info, running)))
         print(
             f"{args.kind} is running on 127.0.0.1\n"
             f"  domain          {info.domain}\n"
@@ -98,9 +100,10 @@ def run(args: argparse.Namespace) -> int:
         print("stopped", flush=True)
 
 
-def _start_component(name: str, info, workdir: Path) -> ComponentProcess:
+def _start_component(name: str, info, workdir: Path, extra_args: list[str]) -> ComponentProcess:
     jid = info.component_jid(name)
     process = ComponentProcess(
-        name, info, jid=jid, db=workdir / f"{name}.sqlite3", log_path=workdir / f"{name}.log"
+        name, info, jid=jid, db=workdir / f"{name}.sqlite3", log_path=workdir / f"{name}.log",
+        extra_args=extra_args,
     )
     return process.start(wait=True)

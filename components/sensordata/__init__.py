@@ -1,0 +1,1 @@
+"""The sensor-data component: a historian and concentrator for measurement nodes (XEP-0323/0326)."""

@@ -1,0 +1,38 @@
+"""How our components find each other on one server: the flags each one is started with.
+
+The registry pushes ownership to provisioning; provisioning trusts that registry, owns the
+pub/sub nodes and lets the sensor-data component read on devices' behalf; the sensor-data
+component follows the measurement nodes and asks provisioning. The dev server, the demo and
+the test fixtures all start components with these flags, so they are wired the same way an
+operator's deployment is (see docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+from .base import ServerInfo
+
+COMPONENT_ORDER = ("provisioning", "registry", "sensordata")
+
+
+def component_args(name: str, info: ServerInfo, running: set[str] | frozenset[str]) -> list[str]:
+    """Extra command-line flags for component `name`, given which of ours run beside it."""
+    jid = info.component_jid
+    args: list[str] = []
+    if name == "registry" and "provisioning" in running:
+        args += ["--provisioning", jid("provisioning")]
+    elif name == "provisioning":
+        args += ["--pubsub", info.pubsub_jid]
+        if "registry" in running:
+            args += ["--registry", jid("registry")]
+        if "sensordata" in running:
+            args += ["--trusted-service", jid("sensordata")]
+    elif name == "sensordata":
+        args += ["--pubsub", info.pubsub_jid]
+        if "provisioning" in running:
+            args += ["--provisioning", jid("provisioning")]
+    return args
+
+
+def start_order(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Provisioning first (the others send to it at once), then registry, then sensor data."""
+    return sorted(set(names), key=lambda n: COMPONENT_ORDER.index(n) if n in COMPONENT_ORDER else 99)
