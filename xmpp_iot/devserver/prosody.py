@@ -58,6 +58,7 @@ authentication = "internal_hashed"
 default_storage = "memory"
 storage = {{ accounts = "internal"; roster = "internal"; pubsub_nodes = "{pubsub_storage}";
             pubsub_data = "{pubsub_storage}" }}
+storage_archive_item_limit = 100000  -- memory storage refuses publishes beyond 1000 items per node otherwise
 allow_registration = true
 c2s_require_encryption = false
 certificates = "{self.cert.cert.parent}"
