@@ -14,10 +14,9 @@ import asyncio
 import logging
 from types import TracebackType
 
-from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 
-from .connection import ConnectError, Endpoint, configure_client, start_session, stop_session
+from .connection import ConnectError, Endpoint, new_client, start_session, stop_session
 from .control import plugin as control_plugin
 from .discovery import plugin as discovery_plugin
 from .sensordata import plugin as sensordata_plugin
@@ -42,8 +41,7 @@ class IotClient:
     ) -> None:
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
-        self.xmpp = ClientXMPP(jid, password)
-        configure_client(self.xmpp, endpoint.security)
+        self.xmpp = new_client(jid, password, endpoint.security)
         for name in DEFAULT_PLUGINS:
             self.xmpp.register_plugin(name)
         self.xmpp.register_plugin("iot_discovery", pconfig={"registry": registry})
