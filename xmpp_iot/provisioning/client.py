@@ -13,6 +13,7 @@ borrow the token's privileges.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import time
@@ -32,7 +33,7 @@ from slixmpp.xmlstream import register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from ..errors import BadRequest, Forbidden, ProtocolError, from_iq_error, reply_error
+from ..errors import BadRequest, Forbidden, ItemNotFound, ProtocolError, from_iq_error, reply_error
 from . import stanza as wire
 from .stanza import q
 
@@ -190,6 +191,20 @@ async def remove_rule(xmpp, server: str, thing: str, rule_id: int) -> None:
 async def list_rules(xmpp, server: str, thing: str) -> list[dict[str, str]]:
     form = await run_command(xmpp, server, "list-rules", {"thing": thing})
     return [dict(item) for item in form.get_items()]
+
+
+async def wait_until_owned(xmpp, server: str, thing: str, timeout: float = 15.0) -> list[dict[str, str]]:
+    """Wait until the provisioning server knows us as the owner of `thing`; return its rules.
+
+    A claim at the registry reaches the provisioning server asynchronously (the ownership
+    feed), so an owner that manages rules right after claiming waits for it here.
+    """
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                return await list_rules(xmpp, server, thing)
+            except ItemNotFound:
+                await asyncio.sleep(0.2)
 
 
 async def revoke_token(xmpp, server: str, *, token: str = "", holder: str = "") -> int:

@@ -4,7 +4,6 @@ readouts are gated with field subsets. Device code is the real XEP-0323/0325 lib
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 
@@ -12,7 +11,7 @@ import xmpp_iot.control.plugin  # registers iot_control
 import xmpp_iot.sensordata.plugin  # noqa: F401 - registers iot_sensordata
 from xmpp_iot.control.device import ControlDevice
 from xmpp_iot.discovery import KEY, str_tag
-from xmpp_iot.errors import Forbidden, ItemNotFound, ProtocolError
+from xmpp_iot.errors import Forbidden, ProtocolError
 from xmpp_iot.provisioning import client as prov
 from xmpp_iot.sensordata.source import DeviceSource
 from xmpp_iot.trust import Tokens
@@ -27,13 +26,7 @@ async def _claimed_via_registry(make_device, make_client, provisioning_jid, pref
     await device.discovery.register(tags)
     await owner.discovery.claim(tags)
     # the registry tells the provisioning server; the owner can manage rules once it has
-    async with asyncio.timeout(15):
-        while True:
-            try:
-                await prov.list_rules(owner.xmpp, provisioning_jid, device.jid.bare)
-                break
-            except ItemNotFound:
-                await asyncio.sleep(0.2)
+    await prov.wait_until_owned(owner.xmpp, provisioning_jid, device.jid.bare)  # via the ownership feed
     return device, owner
 
 

@@ -6,14 +6,13 @@ each readout as the meter would, and honours the owner's field subset."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from xmpp_iot.discovery import KEY, str_tag
-from xmpp_iot.errors import Forbidden, ItemNotFound
+from xmpp_iot.errors import Forbidden
 from xmpp_iot.provisioning import client as prov
 
 from .conftest import eventually, meter_readout, publish
@@ -27,13 +26,7 @@ async def _claimed_meter(make_client, provisioning_jid: str):
     tags = [str_tag("SN", uuid.uuid4().hex), str_tag("CLASS", "Meter"), str_tag(KEY, uuid.uuid4().hex)]
     await device.discovery.register(tags)
     await owner.discovery.claim(tags)
-    async with asyncio.timeout(15):  # the registry tells the provisioning server
-        while True:
-            try:
-                await prov.list_rules(owner.xmpp, provisioning_jid, device.jid.bare)
-                break
-            except ItemNotFound:
-                await asyncio.sleep(0.2)
+    await prov.wait_until_owned(owner.xmpp, provisioning_jid, device.jid.bare)  # via the ownership feed
     return device, owner
 
 
