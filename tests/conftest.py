@@ -22,7 +22,7 @@ from xmpp_iot.devserver.processes import ComponentProcess
 SERVER_KINDS = [k for k in os.environ.get("XMPP_IOT_TEST_SERVERS", "prosody,ejabberd").split(",") if k]
 # registry/provisioning/sensordata are the shared instances; scratch ones are for tests that
 # kill or restart their own component (Prosody refuses two connections with one name).
-TEST_COMPONENTS = ("registry", "provisioning", "sensordata", *(f"scratch{i}" for i in range(1, 9)))
+TEST_COMPONENTS = ("registry", "provisioning", "sensordata", *(f"scratch{i}" for i in range(1, 10)))
 
 ClientFactory = Callable[..., Awaitable[IotClient]]
 
@@ -57,7 +57,35 @@ def registry_process(xmpp_server: DevServer) -> Iterator[ComponentProcess]:
         jid=info.component_jid("registry"),
         db=workdir / "registry.sqlite3",
         log_path=workdir / "registry.log",
+        extra_args=["--provisioning", info.component_jid("provisioning")],  # the ownership feed
     )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def provisioning_process(xmpp_server: DevServer) -> Iterator[ComponentProcess]:
+    """The shared provisioning server (XEP-0324): owners come from the shared registry, it owns
+    the nodes on the server's pub/sub service, and owner questions time out after 3 s."""
+    info = xmpp_server.info
+    workdir = Path(info.workdir)
+    process = ComponentProcess(
+        "provisioning",
+        info,
+        jid=info.component_jid("provisioning"),
+        db=workdir / "provisioning.sqlite3",
+        log_path=workdir / "provisioning.log",
+        extra_args=[
+            "--registry", info.component_jid("registry"),
+            "--registry", info.component_jid("scratch4"),
+            "--pubsub", info.pubsub_jid,
+            "--trusted-service", info.component_jid("sensordata"),
+            "--question-timeout", "3",
+        ],
+    )  # fmt: skip
     process.start()
     try:
         yield process

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from .component import SECRET_ENV
@@ -50,7 +51,7 @@ def add_component_arguments(parser: argparse.ArgumentParser, *, default_db: str)
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log verbosity on stderr",
+        help="log verbosity on stderr (stanzas are never logged at any level: set XMPP_IOT_LOG_STANZAS=1 to log them while debugging the protocol)",
     )
     parser.epilog = (
         f"The component secret is read from the environment variable {SECRET_ENV}, never from the command line. "
@@ -59,12 +60,23 @@ def add_component_arguments(parser: argparse.ArgumentParser, *, default_db: str)
     )
 
 
+#: set to 1 to log every stanza (slixmpp's DEBUG output) for protocol debugging
+LOG_STANZAS_ENV = "XMPP_IOT_LOG_STANZAS"
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # slixmpp logs every stanza at DEBUG and connection chatter at INFO; keep ours readable
-    if level != "DEBUG":
-        logging.getLogger("slixmpp").setLevel(logging.WARNING)
+    # slixmpp logs every stanza at DEBUG (tokens, the handshake digest) and connection chatter at
+    # INFO. Stanzas reach the log only when an operator asks for them by name, never by --log-level.
+    slixmpp_log = logging.getLogger("slixmpp")
+    if os.environ.get(LOG_STANZAS_ENV) == "1":
+        slixmpp_log.setLevel(logging.DEBUG)
+        logging.getLogger(__name__).warning(
+            "%s=1: every stanza is logged, including tokens; do not keep such logs", LOG_STANZAS_ENV
+        )
+    else:
+        slixmpp_log.setLevel(logging.WARNING)

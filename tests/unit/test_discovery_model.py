@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from xmpp_iot.discovery.model import (
     encode_iotdisco,
     in_range,
     mask,
+    mask_regex,
     num_tag,
     str_tag,
 )
@@ -76,3 +79,19 @@ def test_mask_wildcard_is_configurable_and_other_characters_are_literal():
     assert mask("SN", "a.c%", "%").matches(Tag("SN", "a.cdef"))
     assert not mask("SN", "a.c%", "%").matches(Tag("SN", "abcdef"))
     assert not mask("SN", "x*", "*").matches(Tag("SN", 1.0))  # type mismatch never matches
+
+
+@given(
+    st.text(alphabet="ab*", max_size=12),
+    st.text(alphabet="ab", max_size=16),
+)
+def test_mask_matches_exactly_what_the_glob_regular_expression_matches(pattern: str, value: str) -> None:
+    reference = re.compile(".*".join(re.escape(p) for p in pattern.split("*")), re.DOTALL)
+    assert bool(mask_regex(pattern, "*").fullmatch(value)) == (reference.fullmatch(value) is not None)
+
+
+@pytest.mark.timeout(10)
+def test_a_mask_built_to_backtrack_does_not_hang_the_registry() -> None:
+    """`*a*a*a*a*a*a*a*b` against 200 a's runs for hours with a backtracking regular expression."""
+    assert mask_regex("*a*a*a*a*a*a*a*b", "*").fullmatch("a" * 200) is None
+    assert mask_regex("*a*a*a*a*a*a*a*b", "*").fullmatch("a" * 200 + "b")

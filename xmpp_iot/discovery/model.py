@@ -191,7 +191,7 @@ class Condition:
             case "nrange":
                 return not self._in_range(v)
             case "mask":
-                return mask_regex(str(self.value), self.wildcard).fullmatch(str(v)) is not None
+                return bool(mask_regex(str(self.value), self.wildcard).fullmatch(str(v)))
         return False
 
     def _in_range(self, v: TagValue) -> bool:
@@ -200,11 +200,43 @@ class Condition:
         return low and high
 
 
-def mask_regex(pattern: str, wildcard: str) -> re.Pattern[str]:
-    """strMask as a regular expression: the wildcard matches any run of characters."""
-    if not wildcard:
-        return re.compile(re.escape(pattern))
-    return re.compile(".*".join(re.escape(part) for part in pattern.split(wildcard)), re.DOTALL)
+class WildcardMask:
+    """strMask matching in linear time: the wildcard matches any run of characters.
+
+    A regular expression with one ``.*`` per wildcard backtracks exponentially on patterns
+    such as ``*a*a*a*a*b``; one such search would stall the registry. With only one kind of
+    wildcard, matching the parts leftmost-first in order is exact and needs no backtracking.
+    """
+
+    __slots__ = ("_first", "_last", "_middle", "_parts")
+
+    def __init__(self, pattern: str, wildcard: str) -> None:
+        self._parts = pattern.split(wildcard) if wildcard else [pattern]
+        self._first, self._last = self._parts[0], self._parts[-1]
+        self._middle = [p for p in self._parts[1:-1] if p]
+
+    def fullmatch(self, text: str) -> bool | None:
+        """True on a match, None otherwise (the contract of ``re.Pattern.fullmatch``)."""
+        return True if self._matches(text) else None
+
+    def _matches(self, text: str) -> bool:
+        if len(self._parts) == 1:
+            return text == self._first
+        first, last = self._first, self._last
+        if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+            return False
+        pos, end = len(first), len(text) - len(last)
+        for part in self._middle:
+            found = text.find(part, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(part)
+        return True
+
+
+def mask_regex(pattern: str, wildcard: str) -> WildcardMask:
+    """The strMask matcher (``.fullmatch(text)``); kept under its old name for callers."""
+    return WildcardMask(pattern, wildcard)
 
 
 def eq(name: str, value: TagValue) -> Condition:
