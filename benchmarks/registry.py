@@ -5,7 +5,8 @@ clients with the same number of requests in flight:
   * registry: 80% searches, 20% writes (10% concentrator registrations, 10% owner updates),
     at 10k and at 100k registered things (seeded straight into the database, then the
     component is started on it);
-  * echo: the same stanzas answered by a raw slixmpp component that copies the payload.
+  * echo: the same stanzas answered by a raw slixmpp component that copies the payload,
+measured in alternating rounds with the registry so that both see the same background load.
 Prints throughput, p50/p99 latency and the ratio registry/echo; the last line is JSON.
 
     python benchmarks/registry.py [--quick] [--server-kind prosody|ejabberd]
@@ -38,6 +39,7 @@ from xmpp_iot.discovery.model import KEY, NS, NodeRef, Tag, Thing
 CLASSES = ["PMU", "Meter", "HeatPump", "Battery", "EVCharger", "PV", "Washer", "Inverter", "Boiler", "Sensor"]
 AREAS = 200
 LOAD_CLIENTS = 4
+ROUNDS = 6  # registry and echo measured in alternating turns
 
 
 def seed_things(count: int, owners: list[str]) -> list[Thing]:
@@ -95,16 +97,23 @@ def write_payload(rnd: random.Random, client_index: int, count: int) -> Element:
     return el
 
 
-async def drive(clients: list[IotClient], target: str, requests: int, window: int, count: int) -> dict:
-    """Send `requests` IQs (80% search) with `window` in flight; return throughput and latency."""
-    rnd = random.Random(7)
+def make_plan(requests: int, count: int, clients: int, seed: int = 7) -> list[tuple[int, str, Element]]:
+    """The mixed load: (client index, IQ type, payload) for each request, 80% searches."""
+    rnd = random.Random(seed)
     plan = []
     for i in range(requests):
-        c = i % len(clients)
+        c = i % clients
         if rnd.random() < 0.8:
             plan.append((c, "get", search_payload(rnd, count)))
         else:
             plan.append((c, "set", write_payload(rnd, c, count)))
+    return plan
+
+
+async def run_plan(
+    clients: list[IotClient], target: str, plan: list, window: int
+) -> tuple[list[float], float, int]:
+    """Send the plan with `window` requests in flight; return latencies, elapsed seconds, errors."""
     latencies: list[float] = []
     errors = 0
     queue = iter(plan)
@@ -113,7 +122,7 @@ async def drive(clients: list[IotClient], target: str, requests: int, window: in
         nonlocal errors
         for c, itype, payload in queue:
             iq = clients[c].xmpp.make_iq(ito=target, itype=itype)
-            iq.xml.append(payload)
+            iq.xml.append(payload)  # an ElementTree element may sit in several trees
             t0 = time.perf_counter()
             try:
                 await iq.send(timeout=30)
@@ -123,18 +132,74 @@ async def drive(clients: list[IotClient], target: str, requests: int, window: in
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(window)))
-    elapsed = time.perf_counter() - start
-    latencies.sort()
+    return latencies, time.perf_counter() - start, errors
+
+
+def summarize(latencies: list[float], elapsed: float, errors: int) -> dict:
+    latencies = sorted(latencies)
     return {
-        "requests": requests,
+        "requests": len(latencies),
         "errors": errors,
-        "throughput_per_s": round(requests / elapsed, 1),
+        "throughput_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": round(1000 * statistics.median(latencies), 2),
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
     }
 
 
-async def run_level(info, workdir: Path, count: int, requests: int, window: int) -> dict:
+async def drive(clients: list[IotClient], target: str, requests: int, window: int, count: int) -> dict:
+    """Send `requests` IQs (80% search) with `window` in flight; return throughput and latency."""
+    return summarize(*await run_plan(clients, target, make_plan(requests, count, len(clients)), window))
+
+
+async def drive_interleaved(
+    clients: list[IotClient],
+    targets: list[str],
+    requests: int,
+    window: int,
+    count: int,
+    rounds: int = ROUNDS,
+    pids: dict[str, int] | None = None,
+) -> dict[str, dict]:
+    """The same plan against each target, in alternating rounds.
+
+    The machine is shared, so load from elsewhere comes and goes; measuring the targets in
+    turns of a few seconds each lets both see the same background, which keeps the ratio
+    meaningful even when the absolute numbers wander.
+    """
+    pids = pids or {}
+    plan = make_plan(requests, count, len(clients))
+    size = -(-len(plan) // rounds)
+    totals = {t: ([], 0.0, 0) for t in targets}
+    cpu = dict.fromkeys(targets, 0.0)
+    for r in range(rounds):
+        chunk = plan[r * size : (r + 1) * size]
+        for target in targets if r % 2 == 0 else reversed(targets):
+            before = cpu_seconds(pids.get(target))
+            lat, elapsed, errors = await run_plan(clients, target, chunk, window)
+            cpu[target] += cpu_seconds(pids.get(target)) - before
+            acc = totals[target]
+            totals[target] = (acc[0] + lat, acc[1] + elapsed, acc[2] + errors)
+    result = {t: summarize(*totals[t]) for t in targets}
+    for t in targets:
+        if t in pids:  # CPU the component itself spent per request: what the optimisations aim at
+            result[t]["cpu_ms_per_request"] = round(1000 * cpu[t] / len(plan), 3)
+    return result
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_level(
+    info, workdir: Path, count: int, requests: int, window: int, echo_pid: int, registry_args: list[str]
+) -> dict:
     db = workdir / f"registry-{count}.sqlite3"
     owners = [f"load{i}@localhost" for i in range(LOAD_CLIENTS)]
     t0 = time.perf_counter()
@@ -144,7 +209,7 @@ async def run_level(info, workdir: Path, count: int, requests: int, window: int)
     seed_s = time.perf_counter() - t0
     registry = ComponentProcess(
         "registry", info, jid=info.component_jid("registry"), db=db, log_path=workdir / f"registry-{count}.log",
-        extra_args=["--log-level", "WARNING"],
+        extra_args=["--log-level", "WARNING", *registry_args],
     ).start(wait=False)  # fmt: skip
     await asyncio.sleep(0)
     deadline = time.monotonic() + 60
@@ -164,8 +229,10 @@ async def run_level(info, workdir: Path, count: int, requests: int, window: int)
                 raise
             await asyncio.sleep(0.2)
     await drive(clients, info.component_jid("registry"), min(500, requests), window, count)  # warm-up
-    result = await drive(clients, info.component_jid("registry"), requests, window, count)
-    echo = await drive(clients, info.component_jid("echo"), requests, window, count)
+    targets = [info.component_jid("registry"), info.component_jid("echo")]
+    pids = {targets[0]: registry.process.pid, targets[1]: echo_pid}
+    measured = await drive_interleaved(clients, targets, requests, window, count, pids=pids)
+    result, echo = measured[info.component_jid("registry")], measured[info.component_jid("echo")]
     await asyncio.gather(*(c.close() for c in clients))
     registry.stop()
     return {
@@ -184,6 +251,13 @@ async def main() -> dict:
     parser.add_argument("--quick", action="store_true", help="small sizes, finishes in under a minute")
     parser.add_argument("--server-kind", choices=["prosody", "ejabberd"], default="prosody")
     parser.add_argument("--window", type=int, default=8, help="requests in flight")
+    parser.add_argument(
+        "--registry-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra option for the registry, e.g. --registry-arg=--sync=normal (repeatable)",
+    )
     args = parser.parse_args()
     levels = [(2_000, 1_500), (10_000, 2_000)] if args.quick else [(10_000, 10_000), (100_000, 10_000)]
     workdir = Path(tempfile.mkdtemp(prefix="xmpp-iot-bench-registry-"))
@@ -197,18 +271,27 @@ async def main() -> dict:
     )  # fmt: skip
     try:
         echo_proc.stdout.readline()
-        results = [await run_level(info, workdir, count, n, args.window) for count, n in levels]
+        results = [
+            await run_level(info, workdir, count, n, args.window, echo_proc.pid, args.registry_arg)
+            for count, n in levels
+        ]
     finally:
         echo_proc.terminate()
         echo_proc.wait(10)
         server.stop()
-    print(f"\nThing registry on {args.server_kind}, {args.window} requests in flight, {LOAD_CLIENTS} clients")
-    print(f"{'things':>8} {'target':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    extra = f", registry {' '.join(args.registry_arg)}" if args.registry_arg else ""
+    print(
+        f"\nThing registry on {args.server_kind}, {args.window} requests in flight, {LOAD_CLIENTS} clients{extra}"
+    )
+    print(
+        f"{'things':>8} {'target':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'cpu ms/req':>10}"
+    )
     for r in results:
         for target in ("registry", "echo"):
             m = r[target]
             print(
-                f"{r['things']:>8} {target:>9} {m['throughput_per_s']:>9} {m['p50_ms']:>8} {m['p99_ms']:>8} {m['errors']:>7}"
+                f"{r['things']:>8} {target:>9} {m['throughput_per_s']:>9} {m['p50_ms']:>8} {m['p99_ms']:>8} "
+                f"{m['errors']:>7} {m.get('cpu_ms_per_request', ''):>10}"
             )
         print(f"{'':>8} {'ratio':>9} {r['ratio']:>9}")
     top = results[-1]
@@ -217,6 +300,7 @@ async def main() -> dict:
         "server": args.server_kind,
         "quick": args.quick,
         "window": args.window,
+        "registry_args": args.registry_arg,
         "levels": results,
         "ratio_at_largest": top["ratio"],
         "p99_ms_at_largest": top["registry"]["p99_ms"],

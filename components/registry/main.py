@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from urllib.parse import urlsplit, urlunsplit
+
+from slixmpp.jid import JID
 
 from xmpp_iot.component import run_forever, secret_from_environment
 from xmpp_iot.component_cli import add_component_arguments, setup_logging
@@ -39,12 +42,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or refuse with not-allowed as XEP-0347 0.5.1 says",
     )
 
+    parser.add_argument(
+        "--provisioning",
+        action="append",
+        default=[],
+        metavar="JID",
+        help="provisioning server (XEP-0324) to tell of every claim, disown and remove, over the "
+        "ownership feed (repeatable); only these may query ownership records",
+    )
+
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     secret = secret_from_environment()
     store = open_store(args.db, synchronous=args.sync.upper())
-    registry = ThingRegistry(store, Limits(max_tags=args.max_tags, max_results=args.max_results))
+    peers = tuple(JID(p).bare for p in args.provisioning)
+    registry = ThingRegistry(store, Limits(max_tags=args.max_tags, max_results=args.max_results), peers)
     host, port = args.server
 
     async def main() -> int:
@@ -56,11 +69,21 @@ def run(args: argparse.Namespace) -> int:
             registry,
             allowed_domains=args.allowed_domains,
             disown_offline=args.disown_offline,
+            provisioning=peers,
         )
-        log.info("registry %s: %d things in %s", args.jid, store.count(), args.db)
+        log.info("registry %s: %d things in %s", args.jid, store.count(), _without_password(args.db))
         return await run_forever(component)
 
     try:
         return asyncio.run(main())
     finally:
         store.close()
+
+
+def _without_password(db: str) -> str:
+    """The --db value fit for a log line: a PostgreSQL URL's password replaced by ***."""
+    parts = urlsplit(db)
+    if not parts.scheme.startswith("postgres") or parts.password is None:
+        return db
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -9,19 +9,24 @@ when the thing is online; otherwise they are stored and delivered when it next s
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from xml.etree.ElementTree import Element, SubElement
-from xml.sax.saxutils import quoteattr
 
 from slixmpp import Iq, Presence
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID, InvalidJID
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher.base import MatcherBase
 
-from xmpp_iot.component import IotComponent
+from xmpp_iot.component import IotComponent, IqHandler
 from xmpp_iot.discovery.model import KEY, NS, Thing, format_number
 from xmpp_iot.discovery.stanza import parse_bool, read_conditions, read_tags, register_stanzas
-from xmpp_iot.errors import BadRequest, NotAllowed
+from xmpp_iot.errors import BadRequest, InternalServerError, NotAllowed, ProtocolError, reply_error
+from xmpp_iot.ownership import NS as OWNERSHIP_NS
 
+from .feed import OwnershipFeed
+from .group_commit import CommitThenSend
 from .service import Notification, ThingRegistry
 
 log = logging.getLogger(__name__)
@@ -29,7 +34,7 @@ log = logging.getLogger(__name__)
 NOTIFY_TIMEOUT = 10.0
 
 
-class RegistryComponent(IotComponent):
+class RegistryComponent(CommitThenSend, IotComponent):
     """The Thing registry as an XEP-0114 component."""
 
     identity_category = "component"
@@ -47,6 +52,7 @@ class RegistryComponent(IotComponent):
         *,
         allowed_domains=None,
         disown_offline: str = "queue",
+        provisioning: tuple[str, ...] = (),
     ) -> None:
         super().__init__(jid, secret, host, port, allowed_domains=allowed_domains)
         register_stanzas()
@@ -56,14 +62,68 @@ class RegistryComponent(IotComponent):
         self._pending_jids: set[str] = self.store.has_pending()
         self._flushing: set[str] = set()
         self._tasks: set[asyncio.Future[None]] = set()
-        self.handle_iq("iot register", "iq@type=set/iot_register", self.on_register)
-        self.handle_iq("iot mine", "iq@type=set/iot_mine", self.on_mine)
-        self.handle_iq("iot update", "iq@type=set/iot_update", self.on_update)
-        self.handle_iq("iot unregister", "iq@type=set/iot_unregister", self.on_unregister)
-        self.handle_iq("iot remove", "iq@type=set/iot_remove", self.on_remove)
-        self.handle_iq("iot disown", "iq@type=set/iot_disown", self.on_disown)
-        self.handle_iq("iot search", "iq@type=get/iot_search", self.on_search)
         self.add_event_handler("presence_available", self.on_available)
+        self.feed = OwnershipFeed(self, tuple(JID(p).bare for p in provisioning))
+        # One handler for every request, found by (type, payload element) in a dict: slixmpp
+        # otherwise tries each StanzaPath in turn on every stanza, ~10% of a search's cost.
+        self._routes: dict[tuple[str, str], IqHandler] = {
+            ("set", f"{{{NS}}}register"): self.on_register,
+            ("set", f"{{{NS}}}mine"): self.on_mine,
+            ("set", f"{{{NS}}}update"): self.on_update,
+            ("set", f"{{{NS}}}unregister"): self.on_unregister,
+            ("set", f"{{{NS}}}remove"): self.on_remove,
+            ("set", f"{{{NS}}}disown"): self.on_disown,
+            ("get", f"{{{NS}}}search"): self.on_search,
+            ("get", f"{{{OWNERSHIP_NS}}}owner"): self.feed.answer,
+        }
+        self.register_handler(Callback("iot requests", _RouteMatcher(self._routes), self._dispatch))
+        self.add_event_handler("session_start", lambda _e: self.feed.kick())
+        self.init_group_commit()
+
+    def register_handler(self, handler) -> None:
+        tag = _PLUGIN_PAYLOADS.get(handler.name)
+        if tag is not None:
+            handler._matcher = _WithPayload(tag, handler._matcher)
+        super().register_handler(handler)
+
+    # -- requests ---------------------------------------------------------------------------
+    def _dispatch(self, iq: Iq) -> None:
+        """Run the route's handler with IotComponent's sender policy and error mapping."""
+        if not self._sender_allowed(iq):
+            return
+        handler = _route(self._routes, iq.xml)
+        if handler is None:  # cannot happen: the matcher found one
+            return
+        if handler is not self.on_search and self.when_committed(lambda: self._handle(handler, iq)):
+            return  # it needs the database, busy committing the previous batch
+        self._handle(handler, iq)
+
+    def _handle(self, handler: IqHandler, iq: Iq) -> None:
+        if inspect.iscoroutinefunction(handler):
+            task = asyncio.ensure_future(self._run_async(handler, iq))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        try:
+            reply = handler(iq)
+        except ProtocolError as exc:
+            reply = self._error_reply(iq, exc)
+        except Exception:
+            log.exception("%s: handler failed on %s", self.boundjid, iq["id"])
+            reply = reply_error(iq, InternalServerError("unexpected failure"))
+        if reply is not None:
+            reply.send()
+
+    async def _run_async(self, handler: IqHandler, iq: Iq) -> None:
+        try:
+            reply = await handler(iq)  # type: ignore[misc]
+        except ProtocolError as exc:
+            reply = self._error_reply(iq, exc)
+        except Exception:
+            log.exception("%s: handler failed on %s", self.boundjid, iq["id"])
+            reply = reply_error(iq, InternalServerError("unexpected failure"))
+        if reply is not None:
+            reply.send()
 
     # -- things -------------------------------------------------------------------------------
     def on_register(self, iq: Iq) -> Iq:
@@ -91,6 +151,7 @@ class RegistryComponent(IotComponent):
 
     def on_unregister(self, iq: Iq) -> Iq:
         self.registry.unregister(iq["from"].bare, iq["iot_unregister"]["node"])
+        self.feed.kick()
         return iq.reply()
 
     # -- owners -------------------------------------------------------------------------------
@@ -103,6 +164,7 @@ class RegistryComponent(IotComponent):
         reply = iq.reply()
         SubElement(reply.xml, f"{{{NS}}}claimed", {"jid": thing.jid, **thing.node.attributes()})
         reply.send()
+        self.feed.kick()
         if notification is not None:
             await self.notify_or_queue(notification)
         return None
@@ -113,6 +175,7 @@ class RegistryComponent(IotComponent):
         notification = self.registry.remove(iq["from"].bare, jid, el["node"])
         log.info("%s removed %s %s", iq["from"].bare, jid, el["node"].attributes())
         iq.reply().send()
+        self.feed.kick()
         await self.notify_or_queue(notification)
         return None
 
@@ -126,6 +189,7 @@ class RegistryComponent(IotComponent):
                 raise NotAllowed("the thing is not online to acknowledge the disown")
             self._queue(notification)
         self.registry.disown(thing)
+        self.feed.kick()
         log.info("%s disowned %s %s", iq["from"].bare, jid, el["node"].attributes())
         return iq.reply()
 
@@ -138,13 +202,20 @@ class RegistryComponent(IotComponent):
         things, more = self.registry.search(iq["from"].bare, conditions, offset, max_count)
         # The hot path of every application: the reply is written as text in one pass instead
         # of building and serialising an element tree (3x cheaper for a page of 10 things).
-        self.send_raw(found_reply_xml(iq, things, more))
+        reply = found_reply_xml(iq, things, more)
+        if self._grouped and not self.store.affects(conditions, iq["from"].bare):
+            self.send_committed(reply)  # no write in flight can change this answer
+        else:
+            self.send_raw(reply)  # after the commit of the writes it may have seen
         return None
 
     # -- notifications ------------------------------------------------------------------------
     def on_available(self, presence: Presence) -> None:
         sender = presence["from"]
         if sender.bare == self.boundjid.bare:
+            return
+        if sender.bare in self.feed.peers:
+            self.feed.kick(sender.bare)
             return
         self._deliver_pending_soon(sender, remember=True)
 
@@ -197,6 +268,64 @@ class RegistryComponent(IotComponent):
             self._flushing.discard(bare)
 
 
+class _RouteMatcher(MatcherBase):
+    """Matches an IQ get/set whose payload has a route (a dict lookup per child)."""
+
+    def __init__(self, routes: dict[tuple[str, str], IqHandler]) -> None:
+        super().__init__(None)
+        self.routes = routes
+
+    def match(self, stanza) -> bool:  # type: ignore[override]
+        return isinstance(stanza, Iq) and _route(self.routes, stanza.xml) is not None
+
+
+def _route(routes: dict[tuple[str, str], IqHandler], xml: Element) -> IqHandler | None:
+    kind = xml.get("type")
+    for child in xml:
+        handler = routes.get((kind, child.tag))
+        if handler is not None:
+            return handler
+    return None
+
+
+_ATTR_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "'": "&apos;",
+        '"': "&quot;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\t": "&#9;",
+    }
+)
+
+
+def quoteattr(value: str) -> str:
+    """An XML attribute value in single quotes; 20x cheaper than xml.sax.saxutils.quoteattr."""
+    return "'" + value.translate(_ATTR_ESCAPES) + "'"
+
+
+# slixmpp tries every handler's matcher on every stanza; these plugin handlers first check, in
+# one pass over the children, that the payload they want is there at all
+_PLUGIN_PAYLOADS = {
+    "Disco Info": "{http://jabber.org/protocol/disco#info}query",
+    "Disco Items": "{http://jabber.org/protocol/disco#items}query",
+    "Ping": "{urn:xmpp:ping}ping",
+}
+
+
+class _WithPayload(MatcherBase):
+    def __init__(self, tag: str, inner: MatcherBase) -> None:
+        super().__init__(tag)
+        self.inner = inner
+
+    def match(self, stanza) -> bool:  # type: ignore[override]
+        tag = self._criteria
+        return any(child.tag == tag for child in stanza.xml) and self.inner.match(stanza)
+
+
 def found_reply_xml(iq: Iq, things: list[Thing], more: bool) -> str:
     """The `<iq type='result'><found/></iq>` answering a search, as XML text."""
     parts = [
@@ -204,17 +333,29 @@ def found_reply_xml(iq: Iq, things: list[Thing], more: bool) -> str:
         f"<found xmlns='{NS}' more='{'true' if more else 'false'}'>"
     ]
     for thing in things:
-        attrs = "".join(f" {k}={quoteattr(v)}" for k, v in thing.node.attributes().items())
-        parts.append(f"<thing owner={quoteattr(thing.owner or '')} jid={quoteattr(thing.jid)}{attrs}>")
-        for name, tag in thing.tags.items():
-            if name == KEY:
-                continue
-            if tag.numeric:
-                parts.append(f"<num name={quoteattr(name)} value='{format_number(tag.value)}'/>")
-            else:
-                parts.append(f"<str name={quoteattr(name)} value={quoteattr(tag.value)}/>")
-        parts.append("</thing>")
+        entry = getattr(thing, "entry", None)  # from the in-memory index: rendered at most once
+        if entry is None:
+            parts.append(thing_xml(thing))
+        else:
+            if entry.xml is None:
+                entry.xml = thing_xml(thing)
+            parts.append(entry.xml)
     parts.append("</found></iq>")
+    return "".join(parts)
+
+
+def thing_xml(thing: Thing) -> str:
+    """One `<thing/>` of a search result, without its KEY."""
+    attrs = "".join(f" {k}={quoteattr(v)}" for k, v in thing.node.attributes().items())
+    parts = [f"<thing owner={quoteattr(thing.owner or '')} jid={quoteattr(thing.jid)}{attrs}>"]
+    for name, tag in thing.tags.items():
+        if name == KEY:
+            continue
+        if tag.numeric:
+            parts.append(f"<num name={quoteattr(name)} value='{format_number(tag.value)}'/>")
+        else:
+            parts.append(f"<str name={quoteattr(name)} value={quoteattr(tag.value)}/>")
+    parts.append("</thing>")
     return "".join(parts)
 
 

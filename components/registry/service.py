@@ -50,9 +50,14 @@ class Notification:
 class ThingRegistry:
     """Registration, claims, visibility and search, as the XEP describes them."""
 
-    def __init__(self, store: RegistryStore, limits: Limits | None = None) -> None:
+    def __init__(
+        self, store: RegistryStore, limits: Limits | None = None, feed_peers: tuple[str, ...] = ()
+    ) -> None:
         self.store = store
         self.limits = limits or Limits()
+        # provisioning servers told of every ownership change (xmpp_iot.ownership), durably
+        # queued by the store in the same transaction as the change
+        self.feed_peers = feed_peers
 
     # -- things ---------------------------------------------------------------------------
     def register(
@@ -93,7 +98,9 @@ class ThingRegistry:
 
     def unregister(self, jid: str, node: NodeRef) -> None:
         """The thing leaves the registry (uninstall); always succeeds."""
-        self.store.delete(jid, node)
+        existing = self.store.get(jid, node) if self.feed_peers else None
+        feed = self.feed_peers if existing is not None and existing.claimed else ()
+        self.store.delete(jid, node, feed=feed)
 
     # -- owners ---------------------------------------------------------------------------
     def claim(
@@ -107,7 +114,7 @@ class ThingRegistry:
         candidates = [t for t in self.store.find_unclaimed(digest) if not node or t.node == node]
         if len(candidates) == 1:
             thing = candidates[0]
-            self.store.set_owner(thing.jid, thing.node, claimer, public)
+            self.store.set_owner(thing.jid, thing.node, claimer, public, feed=self.feed_peers)
             thing.owner, thing.public = claimer, public
             return thing, Notification("claimed", thing.jid, thing.node, claimer, public)
         if not candidates:
@@ -120,7 +127,7 @@ class ThingRegistry:
         """The owner takes its thing out of the registry (no longer searchable)."""
         thing = self._owned(owner, jid, node)
         address = self.store.last_full_jid(thing.jid)
-        self.store.delete(thing.jid, thing.node)
+        self.store.delete(thing.jid, thing.node, feed=self.feed_peers)
         return Notification("removed", thing.jid, thing.node, address=address)
 
     def check_disown(self, owner: str, jid: str, node: NodeRef) -> Thing:
@@ -131,7 +138,9 @@ class ThingRegistry:
         """Return a thing to the unclaimed state: tags wiped, an unguessable KEY added."""
         key = Tag(KEY, secrets.token_hex(32))
         self.store.save(
-            Thing(thing.jid, thing.node, {KEY: key}, None, False), self.store.last_full_jid(thing.jid)
+            Thing(thing.jid, thing.node, {KEY: key}, None, False),
+            self.store.last_full_jid(thing.jid),
+            feed=self.feed_peers,
         )
 
     # -- applications ---------------------------------------------------------------------

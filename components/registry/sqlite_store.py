@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from xmpp_iot.discovery.model import Condition, NodeRef, Tag, Thing
+from xmpp_iot.ownership import OwnershipRecord
 
-from .store import PendingNotification, tag_digest
+from .store import PendingNotification, StoredThing, tag_digest
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ CREATE TABLE IF NOT EXISTS things (
     updated      REAL NOT NULL,
     UNIQUE (jid, node_id, source_id, cache_type)
 );
-CREATE INDEX IF NOT EXISTS things_unclaimed ON things (digest) WHERE owner IS NULL;
-CREATE INDEX IF NOT EXISTS things_owner ON things (owner);
 CREATE TABLE IF NOT EXISTS tags (
     thing_id   INTEGER NOT NULL REFERENCES things (id) ON DELETE CASCADE,
     name       TEXT NOT NULL,
@@ -43,8 +42,6 @@ CREATE TABLE IF NOT EXISTS tags (
     num_value  REAL,
     PRIMARY KEY (thing_id, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_str ON tags (name, str_value) WHERE str_value IS NOT NULL;
-CREATE INDEX IF NOT EXISTS tags_num ON tags (name, num_value) WHERE num_value IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pending (
     id       INTEGER PRIMARY KEY,
     jid      TEXT NOT NULL,
@@ -57,7 +54,47 @@ CREATE TABLE IF NOT EXISTS pending (
     created  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pending_jid ON pending (jid);
+CREATE TABLE IF NOT EXISTS counters (
+    name   TEXT PRIMARY KEY,
+    value  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ownership_state (
+    jid        TEXT NOT NULL,
+    node_id    TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    cache_type TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    PRIMARY KEY (jid, node_id, source_id, cache_type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ownership_outbox (
+    id         INTEGER PRIMARY KEY,
+    peer       TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    jid        TEXT NOT NULL,
+    node_id    TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    cache_type TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    public     INTEGER NOT NULL,
+    removed    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ownership_outbox_peer ON ownership_outbox (peer, seq);
 PRAGMA user_version = 1;
+"""
+
+# Only SQLite's own searches and claim look-ups need these. Behind the in-memory index
+# (IndexedRegistryStore) they are dropped: four fewer b-trees to update on every write.
+SEARCH_INDEXES = """
+CREATE INDEX IF NOT EXISTS things_unclaimed ON things (digest) WHERE owner IS NULL;
+CREATE INDEX IF NOT EXISTS things_owner ON things (owner);
+CREATE INDEX IF NOT EXISTS tags_str ON tags (name, str_value) WHERE str_value IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tags_num ON tags (name, num_value) WHERE num_value IS NOT NULL;
+"""
+DROP_SEARCH_INDEXES = """
+DROP INDEX IF EXISTS things_unclaimed;
+DROP INDEX IF EXISTS things_owner;
+DROP INDEX IF EXISTS tags_str;
+DROP INDEX IF EXISTS tags_num;
 """
 
 SELECTIVITY_CAP = 5000
@@ -68,7 +105,7 @@ _COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte"
 class SqliteRegistryStore:
     """Registry state in one SQLite file. `synchronous='FULL'` survives power loss too."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", search_indexes: bool = True) -> None:
         self.path = str(path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -77,8 +114,13 @@ class SqliteRegistryStore:
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.execute("PRAGMA analysis_limit=1000")
         self.db.executescript(SCHEMA)
+        self.db.executescript(SEARCH_INDEXES if search_indexes else DROP_SEARCH_INDEXES)
         self.db.execute("PRAGMA optimize=0x10002")  # refresh planner statistics if they are stale
         self._writes = 0
+        # False: every write is committed before it returns. True: writes accumulate in one
+        # transaction until commit() (the component commits once per event-loop tick and
+        # sends its replies only after that, so acknowledgements still follow durability).
+        self.group_commit = False
         self._estimates: dict[tuple, tuple[int, float]] = {}
 
     # -- reads ----------------------------------------------------------------------------
@@ -170,6 +212,34 @@ class SqliteRegistryStore:
             self._estimates[key] = (n, now)
         return n
 
+    def all_things(self) -> Iterator[StoredThing]:
+        """Every thing in id (registration) order, to fill an in-memory index at start."""
+        tag_rows = self.db.execute("SELECT thing_id, name, str_value, num_value FROM tags ORDER BY thing_id")
+        pending_tag = next(tag_rows, None)
+        for (
+            thing_id,
+            jid,
+            node_id,
+            source_id,
+            cache_type,
+            owner,
+            public,
+            digest,
+            full_jid,
+            updated,
+        ) in self.db.execute(
+            "SELECT id, jid, node_id, source_id, cache_type, owner, public, digest, full_jid, updated "
+            "FROM things ORDER BY id"
+        ).fetchall():
+            tags: dict[str, Tag] = {}
+            while pending_tag is not None and pending_tag[0] <= thing_id:
+                if pending_tag[0] == thing_id:
+                    _, name, s, n = pending_tag
+                    tags[name] = Tag(name, s if s is not None else float(n))
+                pending_tag = next(tag_rows, None)
+            thing = Thing(jid, NodeRef(node_id, source_id, cache_type), tags, owner, bool(public))
+            yield StoredThing(thing, digest, full_jid, updated)
+
     def pending_for(self, jid: str) -> list[PendingNotification]:
         rows = self.db.execute(
             "SELECT id, jid, kind, node_id, source_id, cache_type, owner, public FROM pending "
@@ -184,9 +254,11 @@ class SqliteRegistryStore:
         return {r[0] for r in self.db.execute("SELECT DISTINCT jid FROM pending")}
 
     # -- writes (each one a committed transaction) ----------------------------------------
-    def save(self, thing: Thing, full_jid: str | None = None) -> None:
+    def save(self, thing: Thing, full_jid: str | None = None, *, feed: Sequence[str] = ()) -> None:
         n = thing.node
-        with _transaction(self.db):
+        with _transaction(self):
+            if feed:
+                self._record_ownership(feed, thing.jid, n, thing.owner or "", thing.public, False)
             self.db.execute(
                 "DELETE FROM things WHERE jid=? AND node_id=? AND source_id=? AND cache_type=?",
                 (thing.jid, n.node_id, n.source_id, n.cache_type),
@@ -202,8 +274,12 @@ class SqliteRegistryStore:
             self._insert_tags(cur.lastrowid, thing.tags.values())
         self._after_write()
 
-    def set_owner(self, jid: str, node: NodeRef, owner: str | None, public: bool) -> None:
-        with _transaction(self.db):
+    def set_owner(
+        self, jid: str, node: NodeRef, owner: str | None, public: bool, *, feed: Sequence[str] = ()
+    ) -> None:
+        with _transaction(self):
+            if feed:
+                self._record_ownership(feed, jid, node, owner or "", public, False)
             self.db.execute(
                 "UPDATE things SET owner=?, public=?, updated=? "
                 "WHERE jid=? AND node_id=? AND source_id=? AND cache_type=?",
@@ -211,7 +287,7 @@ class SqliteRegistryStore:
             )
 
     def update_tags(self, jid: str, node: NodeRef, tags: list[Tag]) -> None:
-        with _transaction(self.db):
+        with _transaction(self):
             thing_id = self._id(jid, node)
             if thing_id is None:
                 return
@@ -224,21 +300,23 @@ class SqliteRegistryStore:
                 (tag_digest(list(remaining.values())), time.time(), thing_id),
             )
 
-    def delete(self, jid: str, node: NodeRef) -> bool:
-        with _transaction(self.db):
+    def delete(self, jid: str, node: NodeRef, *, feed: Sequence[str] = ()) -> bool:
+        with _transaction(self):
             cur = self.db.execute(
                 "DELETE FROM things WHERE jid=? AND node_id=? AND source_id=? AND cache_type=?",
                 (jid, node.node_id, node.source_id, node.cache_type),
             )
+            if feed and cur.rowcount > 0:
+                self._record_ownership(feed, jid, node, "", False, True)
         return cur.rowcount > 0
 
     def touch(self, jid: str, full_jid: str) -> None:
         """Remember where the thing was last seen, to address notifications."""
-        with _transaction(self.db):
+        with _transaction(self):
             self.db.execute("UPDATE things SET full_jid=? WHERE jid=?", (full_jid, jid))
 
     def add_pending(self, jid: str, kind: str, node: NodeRef, owner: str = "", public: bool = False) -> None:
-        with _transaction(self.db):
+        with _transaction(self):
             self.db.execute(
                 "INSERT INTO pending (jid, kind, node_id, source_id, cache_type, owner, public, created) "
                 "VALUES (?,?,?,?,?,?,?,?)",
@@ -246,13 +324,13 @@ class SqliteRegistryStore:
             )
 
     def drop_pending(self, notification_id: int) -> None:
-        with _transaction(self.db):
+        with _transaction(self):
             self.db.execute("DELETE FROM pending WHERE id=?", (notification_id,))
 
     def bulk_load(self, things: Iterable[Thing]) -> int:
         """Insert many things in one transaction (benchmarks, imports); returns the count."""
         count = 0
-        with _transaction(self.db):
+        with _transaction(self):
             for thing in things:
                 n = thing.node
                 cur = self.db.execute(
@@ -268,7 +346,77 @@ class SqliteRegistryStore:
         self.db.execute("ANALYZE")
         return count
 
+    # -- the ownership feed (xmpp_iot.ownership): an outbox per provisioning peer -------------
+    def _record_ownership(
+        self, peers: Sequence[str], jid: str, node: NodeRef, owner: str, public: bool, removed: bool
+    ) -> int:
+        """Within the caller's transaction: the next seq, the thing's state, one outbox row per peer."""
+        (seq,) = self.db.execute(
+            "INSERT INTO counters (name, value) VALUES ('ownership_seq', 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+        ).fetchone()
+        address = (jid, node.node_id, node.source_id, node.cache_type)
+        if removed:
+            self.db.execute(
+                "DELETE FROM ownership_state WHERE jid=? AND node_id=? AND source_id=? AND cache_type=?",
+                address,
+            )
+        else:
+            self.db.execute("INSERT OR REPLACE INTO ownership_state VALUES (?,?,?,?,?)", (*address, seq))
+        self.db.executemany(
+            "INSERT INTO ownership_outbox (peer, seq, jid, node_id, source_id, cache_type, owner, public, removed) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [(peer, seq, *address, owner, int(public), int(removed)) for peer in peers],
+        )
+        return seq
+
+    def ownership_outbox(self, peer: str, limit: int = 100) -> list[OwnershipRecord]:
+        """The changes `peer` has not acknowledged yet, oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, jid, node_id, source_id, cache_type, owner, public, removed FROM ownership_outbox "
+            "WHERE peer=? ORDER BY seq LIMIT ?",
+            (peer, limit),
+        ).fetchall()
+        return [
+            OwnershipRecord(r[1], NodeRef(r[2], r[3], r[4]), r[5], bool(r[6]), bool(r[7]), r[0]) for r in rows
+        ]
+
+    def ownership_peers_waiting(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT DISTINCT peer FROM ownership_outbox")}
+
+    def ack_ownership(self, peer: str, seq: int) -> None:
+        """`peer` has change `seq` (and so every earlier one): never send those again."""
+        with _transaction(self):
+            self.db.execute("DELETE FROM ownership_outbox WHERE peer=? AND seq<=?", (peer, seq))
+
+    def ownership_of(self, jid: str, node: NodeRef) -> OwnershipRecord | None:
+        """The current record of a registered thing (seq of its last ownership change, or 0)."""
+        row = self.db.execute(
+            "SELECT t.owner, t.public, coalesce(s.seq, 0) FROM things t LEFT JOIN ownership_state s "
+            "ON s.jid=t.jid AND s.node_id=t.node_id AND s.source_id=t.source_id AND s.cache_type=t.cache_type "
+            "WHERE t.jid=? AND t.node_id=? AND t.source_id=? AND t.cache_type=?",
+            (jid, node.node_id, node.source_id, node.cache_type),
+        ).fetchone()
+        if row is None:
+            return None
+        return OwnershipRecord(jid, node, row[0] or "", bool(row[1]) and row[0] is not None, False, row[2])
+
+    def uncommitted(self) -> bool:
+        """True when group-commit writes are waiting for commit()."""
+        return self.db.in_transaction
+
+    def commit(self) -> None:
+        """Make every write since the last commit durable (group-commit mode; else a no-op)."""
+        if self.db.in_transaction:
+            self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Drop the uncommitted writes of a failed group commit."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
     def close(self) -> None:
+        self.commit()
         self.db.close()
 
     # -- helpers --------------------------------------------------------------------------
@@ -311,16 +459,33 @@ class SqliteRegistryStore:
 
 
 class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error: nothing is half-applied."""
+    """One write: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error, so nothing is half-applied.
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    In group-commit mode (`store.group_commit`) the write is a savepoint inside the batch's
+    open transaction instead, and `SqliteRegistryStore.commit()` makes the batch durable.
+    """
+
+    def __init__(self, store_or_db) -> None:
+        self.store = store_or_db if isinstance(store_or_db, SqliteRegistryStore) else None
+        self.db = store_or_db.db if self.store is not None else store_or_db
+        self.grouped = self.store is not None and self.store.group_commit
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        if not self.grouped:
+            self.db.execute("BEGIN IMMEDIATE")
+            return
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("SAVEPOINT write")
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.grouped:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        elif exc_type:
+            self.db.execute("ROLLBACK TO write")
+            self.db.execute("RELEASE write")
+        else:
+            self.db.execute("RELEASE write")
 
 
 def _condition_sql(c: Condition, alias: str) -> tuple[str, list[object]]:

@@ -8,10 +8,12 @@ durable when it returns: the service acknowledges a request only after that.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from xmpp_iot.discovery.model import Condition, NodeRef, Tag, Thing, format_number
+from xmpp_iot.ownership import OwnershipRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,16 @@ class PendingNotification:
     public: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StoredThing:
+    """A thing with the bookkeeping a store keeps beside it (for warming an index)."""
+
+    thing: Thing
+    digest: str
+    full_jid: str | None
+    updated: float
+
+
 class RegistryStore(Protocol):
     def get(self, jid: str, node: NodeRef) -> Thing | None: ...
 
@@ -33,15 +45,21 @@ class RegistryStore(Protocol):
 
     def find_claimed(self, digest: str, owner: str) -> list[Thing]: ...
 
-    def save(self, thing: Thing, full_jid: str | None = None) -> None:
-        """Insert or replace a thing with all its tags."""
+    def save(self, thing: Thing, full_jid: str | None = None, *, feed: Sequence[str] = ()) -> None:
+        """Insert or replace a thing with all its tags.
 
-    def set_owner(self, jid: str, node: NodeRef, owner: str | None, public: bool) -> None: ...
+        `feed`: provisioning peers to queue this ownership change for, in the same transaction
+        (see `ownership_outbox`); the same on `set_owner` and `delete`.
+        """
+
+    def set_owner(
+        self, jid: str, node: NodeRef, owner: str | None, public: bool, *, feed: Sequence[str] = ()
+    ) -> None: ...
 
     def update_tags(self, jid: str, node: NodeRef, tags: list[Tag]) -> None:
         """Set the given tags; an empty string value deletes that string tag (XEP-0347 §3.13)."""
 
-    def delete(self, jid: str, node: NodeRef) -> bool: ...
+    def delete(self, jid: str, node: NodeRef, *, feed: Sequence[str] = ()) -> bool: ...
 
     def search(
         self, conditions: list[Condition], requester: str, offset: int, limit: int
@@ -63,6 +81,19 @@ class RegistryStore(Protocol):
     def drop_pending(self, notification_id: int) -> None: ...
 
     def count(self) -> int: ...
+
+    def ownership_outbox(self, peer: str, limit: int = 100) -> list[OwnershipRecord]:
+        """Ownership changes `peer` has not acknowledged, oldest first."""
+
+    def ownership_peers_waiting(self) -> set[str]: ...
+
+    def ack_ownership(self, peer: str, seq: int) -> None:
+        """`peer` acknowledged change `seq` and every earlier one."""
+
+    def ownership_of(self, jid: str, node: NodeRef) -> OwnershipRecord | None: ...
+
+    def all_things(self) -> Iterator[StoredThing]:
+        """Every thing in registration order (to fill the in-memory search index at start)."""
 
     def close(self) -> None: ...
 

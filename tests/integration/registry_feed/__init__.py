@@ -1,0 +1,1 @@
+"""The registry side of the ownership feed, end to end."""
