@@ -87,6 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_signing_key(path: Path | None) -> ed25519.Ed25519PrivateKey | None:
     if path is None:
         return None
+    if path.stat().st_mode & 0o077:
+        log.warning("%s (the token signing key) is readable by other users: chmod 600 it", path)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise SystemExit(f"error: {path} is not an Ed25519 private key")

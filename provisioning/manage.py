@@ -10,6 +10,7 @@ subscriptions) exactly as when the owner uses an XMPP client:
     python -m provisioning.manage ... list meter1@example.org
     python -m provisioning.manage ... remove meter1@example.org 12
     python -m provisioning.manage ... revoke --holder app@example.org
+    python -m provisioning.manage ... revoke --token-file - < token.jwt   # or XMPP_IOT_TOKEN=...
     python -m provisioning.manage ... privileges svc@example.org kermit@example.org +Sensors -Sensors.Delete
 
 TLS with certificate verification is used unless --insecure-plaintext (loopback tests only).
@@ -30,6 +31,7 @@ from xmpp_iot.errors import ProtocolError
 from xmpp_iot.provisioning import client as prov
 
 PASSWORD_ENV = "XMPP_IOT_PASSWORD"
+TOKEN_ENV = "XMPP_IOT_TOKEN"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("thing")
     rm.add_argument("rule", type=int)
     rv = sub.add_parser("revoke", help="revoke a token, or every token of a holder")
-    rv.add_argument("--token", default="")
+    rv.add_argument(
+        "--token",
+        default="",
+        help=f"the token itself (visible to other users in ps: prefer --token-file or ${TOKEN_ENV})",
+    )
+    rv.add_argument(
+        "--token-file", type=Path, metavar="FILE", help="read the token from FILE ('-' for standard input)"
+    )
     rv.add_argument("--holder", default="")
     pv = sub.add_parser("privileges", help="set a user's privileges in a service (administrators)")
     pv.add_argument("service")
@@ -67,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
         "entries", nargs="*", help="+Privilege.Id to include, -Privilege.Id to exclude; first match wins"
     )
     return p
+
+
+def token_of(args: argparse.Namespace, environ=os.environ, stdin=None) -> str:
+    """The token to revoke: --token-file (or stdin), else $XMPP_IOT_TOKEN, else --token.
+
+    A token on the command line is visible to every local user in ``ps``; a file or the
+    environment is not.
+    """
+    if getattr(args, "token_file", None) is not None:
+        if str(args.token_file) == "-":
+            return (stdin or sys.stdin).read().strip()
+        return args.token_file.read_text().strip()
+    return environ.get(TOKEN_ENV, "").strip() or args.token
 
 
 async def execute(args: argparse.Namespace, password: str) -> str:
@@ -102,6 +124,12 @@ async def execute(args: argparse.Namespace, password: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "revoke":
+        try:
+            args.token = token_of(args)
+        except OSError as exc:
+            print(f"error: cannot read the token: {exc}", file=sys.stderr)
+            return 2
     password = os.environ.get(PASSWORD_ENV, "")
     if not password:
         print(f"error: set the account's password in {PASSWORD_ENV}", file=sys.stderr)

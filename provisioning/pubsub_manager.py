@@ -106,8 +106,10 @@ class PubSubManager:
 
     async def area_node(self, node: str, publishers: list[str], readers: list[str]) -> None:
         """An area node (``alarms/<area>``): listed publishers; listed readers only (whitelist +
-        member on every service, so no approval round trip), or every local account if none."""
-        model = "whitelist" if readers else "open"
+        member on every service, so no approval round trip). With no readers listed nobody but
+        the publishers and the trusted services may subscribe: never ``open``, which on a
+        federated server would let any remote JID read the alarms."""
+        model = "whitelist"
         try:
             await self.ps.create_node(self.jid, node, config=_config(model), ifrom=self.xmpp.boundjid,
                                       timeout=TIMEOUT)  # fmt: skip
@@ -126,12 +128,9 @@ class PubSubManager:
         log.info("area node %s ready (%s): publishers %s", node, model, ", ".join(publishers) or "none")
 
     def readers(self, thing: str) -> set[str]:
-        """Bare JIDs the rules let read everything or something of the thing."""
-        return {
-            r.subject
-            for r in self.service.rules_of(thing)
-            if r.action == "read" and r.allow and "@" in r.subject
-        }
+        """Bare JIDs the rules let read the whole stream (a node carries every field, so a
+        reader allowed only some fields must not become a member)."""
+        return self.service.stream_readers(thing)
 
     # -- rule changes ---------------------------------------------------------------------------------
     async def readers_changed(self, thing: str, gained: Iterable[str], lost: Iterable[str]) -> None:
@@ -191,8 +190,9 @@ class PubSubManager:
             return False
         answer = self.service.can_read(thing, subscriber, (), (), Tokens())
         if answer is None:
-            return await self.ask_owner(thing, subscriber, "read")
-        return isinstance(answer, Subset)
+            await self.ask_owner(thing, subscriber, "read")  # the answer becomes a rule: decide again
+            answer = self.service.can_read(thing, subscriber, (), (), Tokens())
+        return answer == Subset()  # the node carries every field: a restricted reader may not subscribe
 
 
 def _config(access_model: str) -> Form:

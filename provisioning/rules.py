@@ -7,9 +7,17 @@ A subject is who the requester proves to be:
   against the requester's JID;
 * ``cert:<sha256 hex>``: whoever presents a valid token issued for that certificate.
 
-Several rules can match one request (the requester's JID and each token): as XEP-0324 asks,
-the most forgiving answer wins, so allowed subsets are united. A deny rule only says "the
-owner has answered no", so the owner is not asked again.
+Several rules can match one request (the requester's JID and each token). Precedence:
+
+1. The most specific subject wins: a deny for a bare JID (or a certificate) beats an allow for
+   its domain or ``*``; a domain deny beats a ``*`` allow. Allows less specific than the most
+   specific matching deny are ignored.
+2. Among the remaining allows the most forgiving answer wins (XEP-0324: several tokens get the
+   most forgiving answer), so an allow beats a deny of the same specificity.
+3. Each allow rule grants the pairs (node, field) of its own nodes x its own names. Rules are
+   never mixed into node-union x name-union: the answer is "as asked" only when one rule (or
+   several rules covering the same nodes) covers the whole request, otherwise the largest
+   node x name subset that the rules really grant.
 """
 
 from __future__ import annotations
@@ -89,12 +97,29 @@ def matching(rules: Iterable[Rule], action: str, subjects: set[str]) -> tuple[li
     return allow, deny
 
 
+def specificity(subject: str) -> int:
+    """2: a bare JID or a certificate; 1: a domain; 0: ``*``. The most specific rule wins."""
+    if subject == "*":
+        return 0
+    if "@" in subject or subject.startswith(CERT_PREFIX):
+        return 2
+    return 1
+
+
+def _not_overridden(allow: list[Rule], deny: Iterable[Rule]) -> list[Rule]:
+    """The allows that no more specific deny overrides."""
+    floor = max((specificity(r.subject) for r in deny), default=0)
+    return [r for r in allow if specificity(r.subject) >= floor]
+
+
 def decide_friend(rules: Iterable[Rule], subjects: set[str]) -> bool | None:
-    """Friend if any rule allows anything; None = nobody decided yet (ask the owner)."""
-    allowed = [r for r in rules if r.subject in subjects]
-    if any(r.allow for r in allowed):
-        return True
-    return False if allowed else None
+    """Friend if a rule allows anything and no more specific friend deny says no; None = ask the owner."""
+    matched = [r for r in rules if r.subject in subjects]
+    if not matched:
+        return None
+    allow = [r for r in matched if r.allow]
+    deny = [r for r in matched if not r.allow and r.action == "friend"]
+    return bool(_not_overridden(allow, deny))
 
 
 def decide_subset(
@@ -104,29 +129,70 @@ def decide_subset(
     allow, deny = matching(rules, action, subjects)
     if not allow:
         return False if deny else None
-    node_subset = _restrict(nodes, [r.nodes for r in allow])
-    name_subset = _restrict(names, [r.names for r in allow])
-    if node_subset == () or name_subset == ():
+    grants = []  # (nodes, names) each rule grants of the request; None = all asked (or all)
+    for rule in _not_overridden(allow, deny):
+        node_part, name_part = _restrict(nodes, rule.nodes), _restrict(names, rule.names)
+        if node_part != () and name_part != ():
+            grants.append((node_part, name_part))
+    if not grants:
         return False
-    return Subset(node_subset, name_subset)
+    best = max(_combinations(grants, nodes, names), key=lambda g: _size(g[0], nodes) * _size(g[1], names))
+    return Subset(*best)
 
 
-def _restrict(asked: Sequence, allowed_lists: list[tuple | None]) -> tuple | None:
-    """Intersect what was asked with the union of what the rules allow; None = as asked."""
-    if any(a is None for a in allowed_lists):
+def _restrict(asked: Sequence, allowed: tuple | None) -> tuple | None:
+    """What one rule grants of what was asked; None = as asked (or everything when nothing was)."""
+    if allowed is None:
         return None
-    union: list = []
-    for lst in allowed_lists:
-        for item in lst or ():
-            if item not in union:
-                union.append(item)
     if not asked:
-        return tuple(union)
-    kept = tuple(item for item in asked if _contains(union, item))
+        return tuple(allowed)
+    kept = tuple(item for item in asked if _contains(allowed, item))
     return None if len(kept) == len(asked) else kept
 
 
-def _contains(allowed: list, item: object) -> bool:
+def _combinations(grants: list[tuple], nodes: Sequence, names: Sequence) -> list[tuple]:
+    """Every grant, widened only where that stays true pair by pair.
+
+    A node set gets the names of every grant covering all its nodes; then a name set gets the
+    nodes of every widened grant covering all its names. Each result is a node x name product
+    inside the union of the rules' own products, never the product of the unions.
+    """
+    widened = []
+    for node_part, _ in grants:
+        covering = [n for p, n in grants if _covers(p, node_part)]
+        widened.append((node_part, _union(covering, names)))
+    result = []
+    for _, name_part in widened:
+        covering = [p for p, n in widened if _covers(n, name_part)]
+        result.append((_union(covering, nodes), name_part))
+    return widened + result
+
+
+def _covers(wide: tuple | None, narrow: tuple | None) -> bool:
+    if wide is None:
+        return True
+    return narrow is not None and all(_contains(wide, item) for item in narrow)
+
+
+def _union(parts: list[tuple | None], asked: Sequence) -> tuple | None:
+    if any(p is None for p in parts):
+        return None
+    union: list = []
+    for part in parts:
+        union.extend(item for item in part or () if item not in union)
+    if asked:
+        kept = tuple(item for item in asked if _contains(union, item))
+        return None if len(kept) == len(asked) else kept
+    return tuple(union)
+
+
+def _size(part: tuple | None, asked: Sequence) -> int:
+    if part is None:
+        return len(asked) if asked else 1_000_000
+    return len(part)
+
+
+def _contains(allowed: Sequence, item: object) -> bool:
     if isinstance(item, NodeRef):  # a rule naming only nodeId covers every source/cache type
         return any(a == item or (a.node_id == item.node_id and not a.source_id) for a in allowed)
     return item in allowed

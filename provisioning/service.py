@@ -51,7 +51,9 @@ class ProvisioningService:
         self.admins = {bare_jid(j) for j in admins}
         self.owners: dict[str, Ownership] = {o.thing: o for o in store.ownerships()}
         self._rules: dict[str, list[Rule]] = defaultdict(list)
-        self._token_users: dict[str, set[str]] = defaultdict(set)  # token id -> things that saw it
+        # token id -> things that saw it; also in the store, so a revocation after a restart still
+        # clears the caches of the devices that cached an answer resting on the token
+        self._token_users: dict[str, set[str]] = defaultdict(set)
         for rule in store.rules():
             self._rules[rule.thing].append(rule)
         self.on_rules_changed: Callable[[RulesChanged], None] = lambda _change: None
@@ -100,12 +102,16 @@ class ProvisioningService:
                     certs.append(claims.thumbprint)
                 if claims.holder != bare:  # a user token the service presents: the user's rules count too
                     on_behalf_of.add(claims.holder)
-                self._token_users[claims.jti].add(thing)
+                if thing not in self._token_users[claims.jti]:  # one write per token and thing
+                    self.store.add_token_use(claims.jti, thing)
+                    self._token_users[claims.jti].add(thing)
         return subjects_of(bare, certs) | on_behalf_of
 
     def revoked(self, jtis: Iterable[str]) -> None:
         """Tokens were revoked: devices that cached answers resting on them must forget them."""
-        for thing in {t for jti in jtis for t in self._token_users.pop(jti, set())}:
+        jtis = list(jtis)
+        things = {t for jti in jtis for t in self._token_users.pop(jti, set())}
+        for thing in sorted(things | self.store.take_token_uses(jtis)):
             self.on_rules_changed(RulesChanged(thing))
 
     def is_friend(self, thing: str, requester: str) -> bool | None:
@@ -187,9 +193,20 @@ class ProvisioningService:
             self.on_rules_changed(RulesChanged(thing, jids, [], jids))
 
     def _friends(self, thing: str) -> tuple[set[str], set[str]]:
-        """(friends, readers): JID subjects allowed anything, and allowed to read."""
+        """(friends, readers): JID subjects allowed anything, and allowed to read the whole stream."""
         rules = [r for r in self._rules.get(thing, ()) if r.allow and "@" in r.subject]
-        return {r.subject for r in rules}, {r.subject for r in rules if r.action == "read"}
+        return {r.subject for r in rules}, self.stream_readers(thing)
+
+    def stream_readers(self, thing: str) -> set[str]:
+        """Bare JIDs the rules let read *everything* of the thing: only they may subscribe to its
+        pub/sub nodes, which carry every field (a field-restricted reader uses canRead readouts)."""
+        rules = self._rules.get(thing, ())
+        candidates = {r.subject for r in rules if r.action == "read" and r.allow and "@" in r.subject}
+        return {s for s in candidates if self.reads_everything(thing, s)}
+
+    def reads_everything(self, thing: str, requester: str) -> bool:
+        """True when the rules answer a read of all nodes and all fields "as asked" (no subset)."""
+        return self.can_read(thing, requester, (), (), Tokens()) == Subset()
 
     def _changed(self, thing: str, before: tuple[set[str], set[str]]) -> None:
         friends, readers = self._friends(thing)

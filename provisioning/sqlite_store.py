@@ -1,9 +1,14 @@
 """SQLite implementation of the provisioning store: one file, WAL, each write committed
-before the caller answers, so an acknowledged rule or token survives a SIGKILL."""
+before the caller answers, so an acknowledged rule or token survives a SIGKILL.
+
+The file holds the token signing key (unless --signing-key is given), so it and its -wal and
+-shm files are made readable by the owner only (0600), whatever the umask.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -47,6 +52,12 @@ CREATE TABLE IF NOT EXISTS tokens (
     cert       BLOB NOT NULL DEFAULT x''
 );
 CREATE INDEX IF NOT EXISTS tokens_holder ON tokens (holder);
+CREATE TABLE IF NOT EXISTS token_uses (
+    jti    TEXT NOT NULL,
+    thing  TEXT NOT NULL,
+    PRIMARY KEY (jti, thing)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS challenges_holder ON challenges (holder, seqnr);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (
     id      INTEGER PRIMARY KEY,
@@ -73,11 +84,23 @@ class SqliteProvisioningStore:
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
+        # created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._owner_only()
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        self._owner_only()  # a database made by an older version, with a looser mode
+
+    def _owner_only(self) -> None:
+        for path in (self.path, self.path + "-wal", self.path + "-shm"):
+            try:
+                if os.stat(path).st_mode & 0o077:
+                    os.chmod(path, 0o600)
+            except FileNotFoundError:
+                pass
 
     def close(self) -> None:
         self.db.close()
@@ -134,12 +157,20 @@ class SqliteProvisioningStore:
         self.db.executemany("DELETE FROM rules WHERE id = ?", [(i,) for i in ids])
 
     # -- challenges and tokens --------------------------------------------------------------------
-    def add_challenge(self, holder: str, cert_der: bytes, nonce: bytes) -> int:
-        self.db.execute("DELETE FROM challenges WHERE created < ?", (time.time() - 3600,))
-        cur = self.db.execute(
-            "INSERT INTO challenges (holder, cert, nonce, created) VALUES (?, ?, ?, ?)",
-            (holder, cert_der, nonce, time.time()),
-        )
+    def add_challenge(self, holder: str, cert_der: bytes, nonce: bytes, keep: int = 5) -> int:
+        """A new open challenge; the holder's oldest are dropped beyond `keep` (one transaction)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM challenges WHERE created < ?", (time.time() - 3600,))
+            cur = self.db.execute(
+                "INSERT INTO challenges (holder, cert, nonce, created) VALUES (?, ?, ?, ?)",
+                (holder, cert_der, nonce, time.time()),
+            )
+            self.db.execute(
+                "DELETE FROM challenges WHERE holder = ? AND seqnr NOT IN "
+                "(SELECT seqnr FROM challenges WHERE holder = ? ORDER BY seqnr DESC LIMIT ?)",
+                (holder, holder, max(1, keep)),
+            )
         return int(cur.lastrowid)
 
     def take_challenge(self, seqnr: int, max_age: float) -> Challenge | None:
@@ -171,6 +202,19 @@ class SqliteProvisioningStore:
             "UPDATE tokens SET revoked = 1 WHERE holder = ? AND revoked = 0 RETURNING jti", (holder,)
         ).fetchall()
         return [r[0] for r in rows]
+
+    def add_token_use(self, jti: str, thing: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO token_uses (jti, thing) VALUES (?, ?)", (jti, thing))
+
+    def take_token_uses(self, jtis: list[str]) -> set[str]:
+        """The things that saw any of these tokens; forgotten now (they are told to clear their caches)."""
+        things: set[str] = set()
+        with self.db:
+            self.db.execute("BEGIN")
+            for jti in jtis:
+                rows = self.db.execute("DELETE FROM token_uses WHERE jti = ? RETURNING thing", (jti,))
+                things.update(row[0] for row in rows)
+        return things
 
     # -- privileges (canAccess / hasPrivilege / downloadPrivileges) ----------------------------------
     def privileges(self, service: str, user: str) -> list[tuple[bool, str]]:

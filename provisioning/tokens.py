@@ -13,7 +13,9 @@ the store or given as a PEM file) with:
 * ``exp`` and ``jti``: expiry and an id that can be revoked.
 
 The challenge is a random nonce encrypted with the certificate's RSA key (OAEP, SHA-256); the
-holder proves it has the private key by returning it decrypted. Each challenge is answered at
+holder proves it has the private key by returning it decrypted. The OAEP label says what the
+challenge is for (``getToken:<holder>`` or ``tokenChallenge:<token id>``), so a challenge of
+one kind cannot be relayed to a holder as the other kind. Each challenge is answered at
 most once (a replayed answer finds nothing) and is kept for ``challenge_ttl`` (>= 60 s).
 """
 
@@ -35,6 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from xmpp_iot.errors import BadRequest, ItemNotFound
+from xmpp_iot.provisioning.stanza import get_token_label, token_challenge_label
 
 from .store import IssuedToken, ProvisioningStore
 
@@ -42,7 +45,11 @@ log = logging.getLogger(__name__)
 
 KEY_SETTING = "signing_key"
 ALGORITHM = "EdDSA"
-OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+MAX_OPEN_CHALLENGES = 5  # per holder: a newer getToken replaces the oldest open challenge
+
+
+def oaep(label: bytes) -> padding.OAEP:
+    return padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +122,8 @@ class TokenAuthority:
         """Start getToken: (seqnr, base64 challenge)."""
         der, public_key = load_certificate(cert_b64)
         nonce = os.urandom(32)
-        seqnr = self.store.add_challenge(holder, der, nonce)
-        return seqnr, base64.b64encode(public_key.encrypt(nonce, OAEP)).decode()
+        seqnr = self.store.add_challenge(holder, der, nonce, keep=MAX_OPEN_CHALLENGES)
+        return seqnr, base64.b64encode(public_key.encrypt(nonce, oaep(get_token_label(holder)))).decode()
 
     def answer(self, holder: str, seqnr: int, response_b64: str) -> str:
         """Finish getToken: the token, or ItemNotFound (unknown seqnr) / BadRequest (wrong answer)."""
@@ -190,7 +197,7 @@ class TokenAuthority:
         key = x509.load_der_x509_certificate(issued.cert_der).public_key()
         assert isinstance(key, rsa.RSAPublicKey)
         nonce = os.urandom(32)
-        return nonce, base64.b64encode(key.encrypt(nonce, OAEP)).decode()
+        return nonce, base64.b64encode(key.encrypt(nonce, oaep(token_challenge_label(issued.jti)))).decode()
 
     @staticmethod
     def challenge_answered(nonce: bytes, response_b64: str) -> bool:

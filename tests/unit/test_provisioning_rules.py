@@ -71,3 +71,53 @@ def test_subjects_are_normalized(text: str, expected: str) -> None:
 def test_bad_subjects(text: str) -> None:
     with pytest.raises(BadRequest):
         normalize_subject(text)
+
+
+# -- security review: rules are not mixed, and the most specific subject wins ---------------------------
+N1, N2 = NodeRef("n1"), NodeRef("n2")
+
+
+@pytest.mark.parametrize("action", ["read", "control"])
+@pytest.mark.parametrize("subject_a,subject_b", [(APP, APP), (APP, "*"), ("grid.example", APP)])
+def test_two_rules_never_combine_into_access_neither_gives(action, subject_a, subject_b) -> None:
+    """Rule A: node n1, every name. Rule B: name f1, every node. Node n2's `secret` is neither's."""
+    rules = [Rule(T, subject_a, action, nodes=(N1,)), Rule(T, subject_b, action, names=("f1",))]
+    assert decide_subset(rules, action, subjects(), (N2,), ("secret",)) is False
+    assert decide_subset(rules, action, subjects(), (N1,), ("secret",)) == Subset()  # rule A alone
+    assert decide_subset(rules, action, subjects(), (N2,), ("f1",)) == Subset()  # rule B alone
+    # asked n1+n2 and f1+secret: one rule's part, never the whole request
+    answer = decide_subset(rules, action, subjects(), (N1, N2), ("f1", "secret"))
+    assert answer in (Subset((N1,), None), Subset(None, ("f1",)))
+    # asked everything: never "as asked"
+    assert decide_subset(rules, action, subjects(), (), ()) in (Subset((N1,), None), Subset(None, ("f1",)))
+
+
+def test_rules_on_the_same_nodes_still_add_up() -> None:
+    rules = [Rule(T, APP, "read", nodes=(N1,), names=("a",)), Rule(T, "*", "read", nodes=(N1,), names=("b",))]
+    assert decide_subset(rules, "read", subjects(), (N1,), ("a", "b")) == Subset()
+    assert decide_subset(rules, "read", subjects(), (N1, N2), ("a", "b")) == Subset((N1,), None)
+    rules.append(Rule(T, APP, "read", nodes=(N2,), names=("a", "b")))
+    assert decide_subset(rules, "read", subjects(), (N1, N2), ("a", "b")) == Subset()
+
+
+@pytest.mark.parametrize("action", ["read", "control"])
+def test_a_specific_deny_beats_a_broader_allow(action) -> None:
+    bob = "bob@grid.example"
+    for broad in ("grid.example", "*"):
+        rules = [Rule(T, broad, action), Rule(T, bob, action, allow=False)]
+        assert decide_subset(rules, action, subjects(bob), (), ()) is False
+        assert decide_subset(rules, action, subjects(APP), (), ()) == Subset()  # others still get in
+    # a domain deny beats *, a JID allow beats a domain deny, and equal specificity is forgiving
+    rules = [Rule(T, "*", action), Rule(T, "grid.example", action, allow=False)]
+    assert decide_subset(rules, action, subjects(bob), (), ()) is False
+    assert decide_subset([*rules, Rule(T, bob, action)], action, subjects(bob), (), ()) == Subset()
+    assert decide_subset(
+        [Rule(T, bob, action), Rule(T, bob, action, allow=False)], action, subjects(bob), (), ()
+    ) == Subset()
+
+
+def test_a_specific_friend_deny_beats_a_broader_allow() -> None:
+    bob = "bob@grid.example"
+    rules = [Rule(T, "grid.example", "friend"), Rule(T, bob, "friend", allow=False)]
+    assert decide_friend(rules, subjects(bob)) is False
+    assert decide_friend(rules, subjects(APP)) is True

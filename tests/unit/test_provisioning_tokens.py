@@ -14,6 +14,7 @@ from provisioning.store import Ownership
 from provisioning.tokens import TokenAuthority, TokenRefused
 from xmpp_iot.errors import BadRequest, ItemNotFound
 from xmpp_iot.provisioning.client import decrypt_challenge, self_signed_certificate
+from xmpp_iot.provisioning.stanza import get_token_label
 
 HOLDER = "amr@grid.example"
 
@@ -32,9 +33,9 @@ def test_challenge_issue_verify_and_refusals(store) -> None:
     with pytest.raises(BadRequest):
         authority.answer(HOLDER, seqnr, base64.b64encode(b"wrong").decode())
     with pytest.raises(ItemNotFound):  # one try per challenge
-        authority.answer(HOLDER, seqnr, decrypt_challenge(key, challenge))
+        authority.answer(HOLDER, seqnr, decrypt_challenge(key, challenge, get_token_label(HOLDER)))
     seqnr, challenge = authority.challenge(HOLDER, base64.b64encode(cert).decode())
-    token = authority.answer(HOLDER, seqnr, decrypt_challenge(key, challenge))
+    token = authority.answer(HOLDER, seqnr, decrypt_challenge(key, challenge, get_token_label(HOLDER)))
     assert authority.verify(token, HOLDER).holder == HOLDER
 
     reasons = {}

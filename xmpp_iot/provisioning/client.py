@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from xml.etree.ElementTree import SubElement
 
+import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -35,9 +36,8 @@ from slixmpp.xmlstream.matcher import StanzaPath
 
 from ..errors import BadRequest, Forbidden, ItemNotFound, ProtocolError, from_iq_error, reply_error
 from . import stanza as wire
-from .stanza import q
+from .stanza import get_token_label, q, token_challenge_label
 
-OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 RULES_FORM_TYPE = "urn:xmpp-iot:provisioning:rules"
 QUESTION_FORM_TYPE = "urn:xmpp-iot:provisioning:question"
 CHALLENGE_WINDOW = 60.0
@@ -61,11 +61,15 @@ def self_signed_certificate(name: str, days: int = 365) -> tuple[bytes, rsa.RSAP
     return cert.public_bytes(serialization.Encoding.DER), key
 
 
-def decrypt_challenge(key: rsa.RSAPrivateKey, challenge_b64: str) -> str:
+def decrypt_challenge(key: rsa.RSAPrivateKey, challenge_b64: str, label: bytes) -> str:
+    """The base64 answer to a challenge; `label` is what we expect it to be for
+    (:func:`get_token_label` or :func:`token_challenge_label`): a challenge made for
+    anything else does not decrypt, so it cannot be relayed to us to answer."""
+    padding_ = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
     try:
-        return base64.b64encode(key.decrypt(base64.b64decode(challenge_b64), OAEP)).decode()
+        return base64.b64encode(key.decrypt(base64.b64decode(challenge_b64), padding_)).decode()
     except ValueError:
-        raise BadRequest("the challenge cannot be decrypted with this key") from None
+        raise BadRequest("the challenge cannot be decrypted with this key for this purpose") from None
 
 
 async def _send(iq: Iq, timeout: float) -> Iq:
@@ -99,7 +103,8 @@ async def answer_challenge(xmpp, server: str, seqnr: int, response_b64: str, tim
 async def get_token(xmpp, server: str, cert_der: bytes, key: rsa.RSAPrivateKey, timeout: float = 15.0) -> str:
     """The whole getToken exchange: prove we hold `key`, receive a token for `cert_der`."""
     seqnr, challenge = await request_challenge(xmpp, server, cert_der, timeout)
-    return await answer_challenge(xmpp, server, seqnr, decrypt_challenge(key, challenge), timeout)
+    answer = decrypt_challenge(key, challenge, get_token_label(xmpp.boundjid.bare))
+    return await answer_challenge(xmpp, server, seqnr, answer, timeout)
 
 
 class TokenHolder:
@@ -130,7 +135,14 @@ class TokenHolder:
             reply_error(iq, Forbidden("I did not send you that token in the last minute")).send()
             return
         try:
-            answer = decrypt_challenge(self.key, el.text or "")
+            jti = str(jwt.decode(token, options={"verify_signature": False}).get("jti", ""))
+        except jwt.PyJWTError:
+            jti = ""
+        if not jti:
+            reply_error(iq, BadRequest("not a token with an id")).send()
+            return
+        try:
+            answer = decrypt_challenge(self.key, el.text or "", token_challenge_label(jti))
         except BadRequest as exc:
             reply_error(iq, exc).send()
             return

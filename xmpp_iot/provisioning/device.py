@@ -40,6 +40,9 @@ from .stanza import NS, q
 log = logging.getLogger(__name__)
 
 CHALLENGE_WINDOW = 60.0  # XEP-0324 §7: answer challenges only for tokens shown within a minute
+# an answer resting on tokens is cached at most this long (seconds), whatever the tokens' expiry:
+# a revoked token stops working on a device that missed the server's clearCache within this bound
+TOKEN_CACHE_TTL = 300.0
 
 
 class ProvisioningNotFound(ItemNotFound):
@@ -85,7 +88,13 @@ class XEP_0324Device(BasePlugin):
     name = "iot_provisioning"
     description = "XEP-0324: Internet of Things - Provisioning (device side)"
     dependencies = {"xep_0030"}
-    default_config = {"server": None, "cache_size": 1000, "timeout": 15.0, "handle_subscriptions": True}
+    default_config = {
+        "server": None,
+        "cache_size": 1000,
+        "timeout": 15.0,
+        "handle_subscriptions": True,
+        "token_cache_ttl": TOKEN_CACHE_TTL,
+    }
 
     def plugin_init(self) -> None:
         wire.register_stanzas()
@@ -184,7 +193,7 @@ class XEP_0324Device(BasePlugin):
         wire.write_names(el, "field", request.field_names)
         reply = (await self._send(iq)).xml.find(q("canReadResponse"))
         decision = _read_decision(reply, request)
-        self.cache.put(key, decision, _tokens_expire(request.tokens))
+        self.cache.put(key, decision, _tokens_expire(request.tokens, self.token_cache_ttl))
         return decision
 
     async def can_control(self, request: ControlRequest) -> ControlDecision:
@@ -200,7 +209,7 @@ class XEP_0324Device(BasePlugin):
         wire.write_names(el, "parameter", request.parameter_names)
         reply = (await self._send(iq)).xml.find(q("canControlResponse"))
         decision = _control_decision(reply, request)
-        self.cache.put(key, decision, _tokens_expire(request.tokens))
+        self.cache.put(key, decision, _tokens_expire(request.tokens, self.token_cache_ttl))
         return decision
 
     # -- from the trusted server --------------------------------------------------------------------------
@@ -362,14 +371,18 @@ class DelegatedGate:
         return _control_decision((await self._send(iq)).xml.find(q("canControlResponse")), request)
 
 
-def _tokens_expire(tokens: Tokens) -> float:
-    """An answer that rests on tokens is not cached past the earliest expiry they state.
+def _tokens_expire(tokens: Tokens, max_age: float = TOKEN_CACHE_TTL) -> float:
+    """An answer that rests on tokens is not cached past the earliest expiry they state, nor
+    longer than `max_age` seconds (a token may be revoked long before it expires, and the
+    server's clearCache may not reach us).
 
-    The device cannot check the signature (the server did); it only reads ``exp``. A token
-    that is not a JWT bounds nothing beyond the usual clearCache.
+    The device cannot check the signature (the server did); it only reads ``exp``.
     """
-    expires = math.inf
-    for token in " ".join((tokens.service, tokens.device, tokens.user)).split():
+    held = " ".join((tokens.service, tokens.device, tokens.user)).split()
+    if not held:
+        return math.inf
+    expires = time.time() + max_age
+    for token in held:
         try:
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:

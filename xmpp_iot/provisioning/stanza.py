@@ -33,6 +33,19 @@ HISTORICAL_TYPES = tuple(
 )
 FIELD_TYPES = ("momentary", "peak", "status", "computed", "identity", *HISTORICAL_TYPES)
 _NODE_ATTRS = ("nodeId", "sourceId", "cacheType")
+
+
+# RSA-OAEP labels bind each encrypted challenge to its purpose: a getToken challenge (for the
+# holder who asked) can never be passed off as a tokenChallenge (for one token), or vice versa,
+# so a device cannot relay an app's certificate challenge to the app and collect the token.
+def get_token_label(holder: str) -> bytes:
+    """OAEP label of a getToken challenge for `holder` (bare JID)."""
+    return b"getToken:" + holder.encode()
+
+
+def token_challenge_label(jti: str) -> bytes:
+    """OAEP label of a tokenChallenge for the token with id `jti`."""
+    return b"tokenChallenge:" + jti.encode()
 _TRUE = {"true": True, "1": True, "false": False, "0": False}
 
 

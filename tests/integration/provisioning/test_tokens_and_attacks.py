@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from xmpp_iot.errors import BadRequest, Forbidden, ItemNotFound, from_iq_error
 from xmpp_iot.provisioning import client as prov
-from xmpp_iot.provisioning.stanza import q
+from xmpp_iot.provisioning.stanza import get_token_label, q
 from xmpp_iot.trust import ControlRequest, Tokens
 
 from ...helpers import EventRecorder, error_of
@@ -106,13 +106,15 @@ async def test_get_token_bad_input(own_provisioning, make_client) -> None:
     # a challenge is answered once: the right answer after a wrong one, or a replayed one, finds nothing
     assert isinstance(
         await error_of(
-            prov.answer_challenge(app.xmpp, server, seqnr, prov.decrypt_challenge(key, challenge))
+            prov.answer_challenge(
+                app.xmpp, server, seqnr, prov.decrypt_challenge(key, challenge, get_token_label(app.jid.bare))
+            )
         ),
         ItemNotFound,
     )
     assert isinstance(await error_of(prov.answer_challenge(app.xmpp, server, 999999, "AAAA")), ItemNotFound)
     seqnr, challenge = await prov.request_challenge(app.xmpp, server, cert)
-    answer = prov.decrypt_challenge(key, challenge)
+    answer = prov.decrypt_challenge(key, challenge, get_token_label(app.jid.bare))
     # somebody else cannot collect the token for the holder's challenge
     assert isinstance(
         await error_of(prov.answer_challenge(mallory.xmpp, server, seqnr, answer)), ItemNotFound
