@@ -11,6 +11,9 @@
    EV charger, turn a heat pump down, discharge a battery (curtail PV when the feeder exports) —
    and sends them as EFI instructions. It reads the EV chargers' XEP-0325 control form, and once
    the congestion is relieved it caps their current (``MaxCurrent``) for the evening.
+   With ``--certificate``/``--key`` it first gets a token for that certificate from the
+   provisioning server (XEP-0324 getToken) and shows it with every control request: the
+   chargers' owner may allow control only to the holder of that certificate.
 3. Follows each instruction's status (ACCEPTED, STARTED, SUCCEEDED, REJECTED, ABORTED) and reports
    when the congestion is gone.
 """
@@ -30,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 import xmpp_iot.control  # noqa: F401  (registers the iot_control plugin)
 import xmpp_iot.efi as efi
 from xmpp_iot.demo.alarms import Alarm, AlarmCodec
@@ -38,9 +43,11 @@ from xmpp_iot.demo.roles import DEMAND_RESPONSE_USER
 from xmpp_iot.demo.session import load_access
 from xmpp_iot.discovery import eq
 from xmpp_iot.efi.binding import DeviceView, EnergyApp, FlexibilityEvent
-from xmpp_iot.errors import ProtocolError
+from xmpp_iot.errors import Forbidden, ProtocolError
 from xmpp_iot.nodes import alarm_node
+from xmpp_iot.provisioning.client import TokenHolder, get_token
 from xmpp_iot.pubsub import PayloadItem, PubSub
+from xmpp_iot.trust import Tokens
 
 log = logging.getLogger("demand_response")
 
@@ -175,10 +182,31 @@ class DemandResponseApp:
         self.background: set[asyncio.Task] = set()
         self.chargers: set[str] = set()
         self.client.xmpp.register_plugin("iot_control")
+        self.tokens = Tokens()  # shown with control requests once we hold one
+        self.holder: TokenHolder | None = None
+
+    async def get_token(self) -> None:
+        """Prove we hold the certificate's key to the provisioning server and keep its token."""
+        cert = self.args.certificate.read_bytes()
+        key = serialization.load_pem_private_key(self.args.key.read_bytes(), password=None)
+        token = await get_token(self.client.xmpp, self.access.provisioning_jid, cert, key)
+        self.holder = TokenHolder(self.client.xmpp, key)  # answers token challenges passed on by devices
+        self.tokens = Tokens(service=token)
+        emit("token", app="demand-response", provisioning=self.access.provisioning_jid)
+
+    def _show_token(self, jid: str) -> Tokens:
+        if self.holder is not None:
+            self.holder.sent(self.tokens.service, jid)
+        return self.tokens
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.client.connect()
         await self.client.discovery.find_registry()
+        if self.args.certificate and self.args.key:
+            try:
+                await self.get_token()
+            except ProtocolError as exc:  # carry on: EFI needs no token, only the chargers' control does
+                emit("token_failed", app="demand-response", error=f"{exc.condition}: {exc}")
         self.energy.on_event(self.on_efi)
         self.pubsub.on_payload(alarm_node(self.args.feeder), AlarmCodec(), self.on_alarm)
         self.client.xmpp.add_event_handler("presence_available", self._on_available)
@@ -227,9 +255,20 @@ class DemandResponseApp:
             emit("watching", app="demand-response", devices=len(self.appliances), new=new)
 
     async def read_controls(self, jid: str) -> None:
-        """What the charger lets us set beyond EFI (XEP-0325), e.g. its current limit."""
+        """What the charger lets us set beyond EFI (XEP-0325), e.g. its current limit.
+
+        The owner's rules may reach provisioning a moment after the charger shows up in the
+        registry: a refusal is retried a few times before it counts as a failure."""
         try:
-            form = await self.client.xmpp.plugin["iot_control"].get_form(f"{jid}/device", timeout=15)
+            for attempt in range(4):
+                try:
+                    form = await self.client.xmpp.plugin["iot_control"].get_form(
+                        f"{jid}/device", tokens=self._show_token(jid), timeout=15)
+                    break
+                except Forbidden:
+                    if attempt == 3:
+                        raise
+                    await asyncio.sleep(1.5)
             emit("control_form", app="demand-response", device=jid,
                  parameters={p.name: f"{p.minimum}..{p.maximum}" for p in form.values()})
         except Exception as exc:
@@ -238,7 +277,7 @@ class DemandResponseApp:
     async def cap_charger(self, jid: str) -> None:
         try:
             await self.client.xmpp.plugin["iot_control"].set(f"{jid}/device", {"MaxCurrent": self.args.ev_cap_a},
-                                                              timeout=15)
+                                                              tokens=self._show_token(jid), timeout=15)
             emit("control_set", app="demand-response", device=jid, parameter="MaxCurrent", value=self.args.ev_cap_a)
         except Exception as exc:
             emit("control_failed", app="demand-response", device=jid, error=f"{type(exc).__name__}: {exc}")
@@ -323,6 +362,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hold-s", type=float, default=60.0, help="how long an instruction holds")
     p.add_argument("--ev-cap-a", type=int, default=10, help="EV charger current cap after a congestion (A)")
     p.add_argument("--discovery-period", type=float, default=3.0)
+    p.add_argument("--certificate", type=Path, help="X.509 certificate (DER) to get a provisioning token for")
+    p.add_argument("--key", type=Path, help="the certificate's RSA private key (PEM)")
     p.add_argument("--plaintext", action="store_true", help="no TLS (loopback benchmarks only)")
     p.add_argument("--events", action="store_true", help="JSON event lines on stdout")
     return p.parse_args(argv)

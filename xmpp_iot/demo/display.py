@@ -35,6 +35,8 @@ NOTABLE = {
     "control_set": "demand response: XEP-0325 {device}: {parameter} = {value}",
     "control_failed": "demand response: control of {device} failed: {error}",
     "app_error": "error: {app}: {error}",
+    "token_failed": "demand response: no provisioning token: {error}",
+    "token": "demand response: proved its certificate to {provisioning}, got a token for EV-charger control",
 }
 
 
@@ -53,6 +55,8 @@ class Stats:
     p99_ms: float | None = None
     outcomes: Counter = field(default_factory=Counter)
     offline_noticed: set[str] = field(default_factory=set)
+    trust: Counter = field(default_factory=Counter)  # devices' canRead/canControl answers from provisioning
+    platform: dict[str, Any] = field(default_factory=dict)  # the components' own record (their logs)
     errors: int = 0
     recent: deque = field(default_factory=lambda: deque(maxlen=8))
     rate_window: deque = field(default_factory=lambda: deque(maxlen=6))
@@ -76,9 +80,11 @@ class Stats:
                 self.p99_ms = event["p99_ms"]
         elif ev == "instruction_outcome":
             self.outcomes[event.get("status", "?")] += 1
+        elif ev == "trust":
+            self.trust[f"{event.get('action', '?')}_{'allowed' if event.get('allowed') else 'refused'}"] += 1
         elif ev == "device_offline":
             self.offline_noticed.add(event.get("device", ""))
-        elif ev in ("error", "app_error", "instruction_failed", "readout_failed", "control_failed"):
+        elif ev in ("error", "app_error", "instruction_failed", "readout_failed", "control_failed", "token_failed"):
             self.errors += 1
         template = NOTABLE.get(ev)
         if template is None:
@@ -105,6 +111,10 @@ class Stats:
             "registered": c["registered"],
             "claimed": c["claimed"],
             "provisioned": c["provisioned"],
+            "nodes_ready": c["nodes_ready"],
+            "devices_with_rules": c["rules"],
+            "owner_questions_answered": c["owner_answered"],
+            "device_trust_decisions": dict(self.trust),
             "messages_published": self.published,
             "measurements_received_by_apps": self.received,
             "violations_detected": c["alarm_raised"],
@@ -117,8 +127,10 @@ class Stats:
             "readouts": c["readout"],
             "control_forms": c["control_form"],
             "control_sets": c["control_set"],
+            "tokens_obtained": c["token"],
             "p99_latency_ms": self.p99_ms,
             "errors": self.errors,
+            **self.platform,
         }
 
 
@@ -204,6 +216,17 @@ class Display:
         return "loading [" + (mark * int(20 * load)).ljust(40, ".")[:20] + "|" + \
             (mark * int(20 * load))[20:].ljust(20, ".") + "] (| = limit)"
 
+    @staticmethod
+    def _provisioning_lines(s: dict[str, Any]) -> str:
+        p = s.get("provisioning")
+        if not p:
+            return ""
+        return (f"  provisioning       {p['owned_things']} owned, nodes of {p['things_with_nodes']} created "
+                f"({p['node_access_model']}), {p['rules_added']} rules; canRead {p['can_read']}, "
+                f"canControl {p['can_control']}, isFriend {p['is_friend']}, subscriptions {p['subscriptions']}\n"
+                f"  sensor data        {s.get('sensordata', {}).get('measurement_nodes_followed', 0)} "
+                f"measurement nodes followed, {s.get('sensordata', {}).get('samples_stored')} samples stored\n")
+
     def print_summary(self) -> None:
         self._clear()
         summary = self.stats.summary()
@@ -216,6 +239,7 @@ class Display:
             f"{s['measurements_received_by_apps']} measurements received by state estimation\n"
             f"  violations         {s['violations_detected']} detected, {s['violations_relieved']} relieved\n"
             f"  instructions       {s['instructions_sent']} sent, outcomes {s['instruction_outcomes']}\n"
+            + self._provisioning_lines(s) +
             f"  errors             {s['errors']}\n"
             "SUMMARY " + json.dumps(summary) + "\n"
         )

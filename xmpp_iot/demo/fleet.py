@@ -2,11 +2,14 @@
 
     python -m xmpp_iot.demo.fleet --server-info DIR/server-info.json [--config FILE] [--wait-start]
 
-Each device connects with an account of its own (in-band registration), registers its meta tags
-at the Thing registry and is claimed by the DSO's account from its IoTDisco string. The DSO gives
-it its pub/sub nodes; it then publishes measurements (PMUs every step, meters every
-``meter_period_s``) and, for appliances, its EFI flexibility through the EFI driver, and obeys
-instructions. One device's failure is logged and reported, never fatal to the others; the
+Each device connects with an account of its own (in-band registration), delegates trust to the
+provisioning server (XEP-0324: presence subscriptions, readouts and control are decided by its
+``isFriend``/``canRead``/``canControl`` answers), registers its meta tags at the Thing registry and
+is claimed by the DSO's account from its IoTDisco string. The registry tells provisioning who owns
+it; provisioning creates its ``meas/`` and ``efi/`` nodes and makes it their publisher, and the
+DSO adds the apps' rules (friend, read, control). The device then publishes measurements (PMUs
+every step, meters every ``meter_period_s``) and, for appliances, its EFI flexibility through the
+EFI driver, and obeys instructions. One device's failure is logged and reported, never fatal to the others; the
 scenario's ``crash_device`` drops its TCP connection without a goodbye, as a crash would.
 
 Events (JSON lines on stdout, :mod:`.events`) tell the orchestrator what happens.
@@ -26,7 +29,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from slixmpp.exceptions import IqError, IqTimeout
+
 import xmpp_iot.efi as efi
+import xmpp_iot.provisioning.device  # noqa: F401 - registers the iot_provisioning plugin
 from xmpp_iot.efi.binding.driver import EfiDriver
 
 from ..client import IotClient
@@ -35,10 +41,11 @@ from ..control import ControlDevice
 from ..discovery import KEY, Tag, decode_iotdisco, encode_iotdisco, str_tag
 from ..errors import ItemNotFound
 from ..measurement import MeasurementCodec, to_xep0323_fields
-from ..nodes import alarm_node, flexibility_node, measurement_node
-from ..provisioning.client import add_rule
+from ..nodes import flexibility_node, measurement_node
+from ..provisioning.client import add_rule, answer_question, create_area_node, question_of
 from ..pubsub import PubSub
-from ..sensordata import DeviceSource, LocalPolicyGate
+from ..sensordata import DeviceSource
+from ..trust import ControlDecision, ControlRequest, ReadDecision, ReadRequest, TrustGate
 from .config import DemoConfig, load_config
 from .devices import InstructionRejected, SimDevice, build_neighbourhood
 from .devices.ev_charger import EvCharger
@@ -46,7 +53,6 @@ from .events import emit
 from .grid import FeederState, solve_feeder
 from .roles import DEMAND_RESPONSE_USER, DSO_USER, STATE_ESTIMATION_USER
 from .session import ServerAccess, load_access
-from .transport import create_node
 
 log = logging.getLogger("xmpp_iot.demo.fleet")
 
@@ -54,8 +60,35 @@ MEASUREMENT_CODEC = MeasurementCodec()
 SECRET_ENV = "XMPP_IOT_DEMO_SECRET"  # accounts' passwords derive from it: a second run can log in again
 
 
+#: the pseudo-parameter a device asks canControl for before it accepts an EFI instruction
+EFI_PARAMETER = "EfiInstruction"
+Grant = tuple[str, str, tuple[str, ...] | None]  # (subject, action, names or None for all)
+
+
 def account_password(secret: bytes, user: str) -> str:
     return hmac.new(secret, user.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+class ReportingGate:
+    """The device's provisioning plugin, reporting each decision as a ``trust`` event so that the
+    demo can show (and its test assert) that readouts and control went through provisioning."""
+
+    def __init__(self, device: str, gate: TrustGate) -> None:
+        self.device, self.gate = device, gate
+
+    async def is_friend(self, jid: str) -> bool:
+        return await self.gate.is_friend(jid)
+
+    async def can_read(self, request: ReadRequest) -> ReadDecision:
+        decision = await self.gate.can_read(request)
+        emit("trust", device=self.device, action="read", requester=request.requester, allowed=decision.allowed)
+        return decision
+
+    async def can_control(self, request: ControlRequest) -> ControlDecision:
+        decision = await self.gate.can_control(request)
+        emit("trust", device=self.device, action="control", requester=request.requester,
+             allowed=decision.allowed)
+        return decision
 
 
 class DeviceRunner:
@@ -65,6 +98,8 @@ class DeviceRunner:
         self.device = device
         self.access = access
         self.client: IotClient = access.client(device.name, account_password(secret, device.name), resource="device")
+        # delegated trust from the first stanza on: presence subscriptions are decided by isFriend
+        self.client.xmpp.register_plugin("iot_provisioning", pconfig={"server": access.provisioning_jid})
         self.pubsub = PubSub(self.client.xmpp, access.pubsub_jid)
         self.driver: EfiDriver | None = None
         self.key = secrets.token_hex(16)
@@ -81,18 +116,20 @@ class DeviceRunner:
     def tags(self) -> list[Tag]:
         return [*self.device.tags(), str_tag(KEY, self.key)]
 
+    @property
+    def gate(self) -> TrustGate:
+        return self.client.xmpp.plugin["iot_provisioning"]
+
     async def connect(self) -> None:
         await self.client.connect()
         await self.client.discovery.find_registry()
+        await self.client.xmpp.plugin["iot_provisioning"].find_server()  # checks it answers as one
         self.alive = True
 
-    def serve_readout_and_control(self, state: FeederState, readers: list[str], controllers: list[str]) -> None:
+    def serve_readout_and_control(self, state: FeederState) -> None:
         """XEP-0323 readouts of the latest measurement (PMUs, meters) and XEP-0325 control
-        (EV charger's ``MaxCurrent``), each decided by a local allow-list gate.
-
-        WIRING POINT (provisioning): with delegated trust the gate becomes the device's
-        provisioning client (``xmpp_iot.provisioning.device``) instead of the allow list.
-        """
+        (EV charger's ``MaxCurrent``), each decided by the provisioning server (canRead/canControl)."""
+        gate = ReportingGate(self.device.name, self.gate)
         sample = self.device.measurement(datetime.now(UTC), state)
         if sample is not None:
             self.client.xmpp.register_plugin("iot_sensordata")
@@ -102,7 +139,7 @@ class DeviceRunner:
                 for f in to_xep0323_fields(reading):
                     source.add_field(f.name, lambda name=f.name: self.latest.get(name, 0.0), unit=f.unit)
             self.client.xmpp.plugin["iot_sensordata"].serve(
-                source, LocalPolicyGate(self.client.xmpp, read_only=readers, roster=False))
+                source, gate)
         if isinstance(self.device, EvCharger):
             self.client.xmpp.register_plugin("iot_control")
             controls = ControlDevice(title="EV charger")
@@ -110,15 +147,65 @@ class DeviceRunner:
             controls.add_parameter("MaxCurrent", "int", write=ev.set_max_current, read=lambda: ev.max_current_a,
                                    minimum=6, maximum=16, label="Maximum charging current (A)")
             self.client.xmpp.plugin["iot_control"].serve(
-                controls, LocalPolicyGate(self.client.xmpp, allow=controllers, roster=False))
+                controls, gate)
+
+    async def wait_for_nodes(self, timeout: float = 20.0) -> None:
+        """Wait until provisioning made this device the publisher of its nodes (it creates them
+        when it learns the owner). Publishing earlier would let ejabberd auto-create the node,
+        owned by the device instead of provisioning.
+
+        The device asks for its own affiliations (XEP-0060 §5.7, ejabberd); a service without
+        that (Prosody 0.12: service-unavailable) is probed by retracting an item that does not
+        exist, which only a publisher may try (item-not-found) and anybody else is refused."""
+        ps = self.client.xmpp.plugin["xep_0060"]
+        service = self.access.pubsub_jid
+        nodes = {n for n, needed in ((measurement_node(self.jid), self.device.measures),
+                                     (flexibility_node(self.jid), bool(self.device.efi_category))) if needed}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        listing = True
+        while True:
+            if listing:
+                try:
+                    reply = await ps.get_affiliations(service, timeout=10)
+                    mine = {a["node"] for a in reply["pubsub"]["affiliations"] if a["affiliation"] == "publisher"}
+                    if nodes <= mine:
+                        return
+                except IqError as exc:
+                    listing = exc.iq["error"]["condition"] not in ("service-unavailable", "feature-not-implemented")
+            if not listing and all([await self._may_publish(node) for node in sorted(nodes)]):
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"provisioning did not make {self.jid} the publisher of {sorted(nodes)} "
+                                   f"within {timeout:.0f} s")
+            await asyncio.sleep(0.25)
+
+    async def _may_publish(self, node: str) -> bool:
+        try:
+            await self.client.xmpp.plugin["xep_0060"].retract(self.access.pubsub_jid, node, "no-such-item",
+                                                              timeout=10)
+            return True
+        except IqError as exc:
+            return exc.iq["error"]["condition"] == "item-not-found" and \
+                exc.iq.xml.find(".//{http://jabber.org/protocol/pubsub#errors}*") is None
+        except IqTimeout:
+            return False
 
     async def start_efi(self, now: datetime) -> None:
         registration = self.device.registration(now)
         if registration is None:
             return
-        self.driver = EfiDriver(self.client, registration, pubsub=self.pubsub)
+        self.driver = EfiDriver(self.client, registration, pubsub=self.pubsub, authorize=self._may_instruct)
         self.driver.on_instruction(self._on_instruction)
         await self.driver.start()
+
+    async def _may_instruct(self, requester) -> bool:
+        """EFI instructions are control too: provisioning decides who may send them (canControl
+        for the pseudo-parameter ``EfiInstruction``)."""
+        decision = await self.gate.can_control(ControlRequest(str(requester), (), (EFI_PARAMETER,)))
+        allowed = decision.allowed and (decision.parameter_names is None or EFI_PARAMETER in decision.parameter_names)
+        emit("trust", device=self.device.name, action="efi", requester=str(requester), allowed=allowed)
+        return allowed
 
     async def _on_instruction(self, instruction: efi.Instruction) -> None:
         now = datetime.now(UTC)
@@ -162,7 +249,8 @@ class DeviceRunner:
 class Fleet:
     """All devices of the neighbourhood, the DSO account that owns them, and the feeder model."""
 
-    def __init__(self, config: DemoConfig, access: ServerAccess, concurrency: int = 8) -> None:
+    def __init__(self, config: DemoConfig, access: ServerAccess, concurrency: int = 8,
+                 control_cert: str = "") -> None:
         self.config = config
         self.access = access
         self.concurrency = concurrency
@@ -172,16 +260,53 @@ class Fleet:
         self.dso = access.client(DSO_USER, account_password(secret, DSO_USER), resource="dso")
         self.tasks: set[asyncio.Task] = set()
         self.errors = 0
-        self.rules_enabled = True
+        self.control_cert = control_cert  # SHA-256 of the certificate whose token controls EV chargers
+        self.grants = self._policy()
+
+    def _policy(self) -> dict[str, set[Grant]]:
+        """The DSO's rules, device by device: state estimation befriends and reads the measuring
+        units, demand response befriends, reads and controls the flexible appliances. With
+        ``control_cert`` an EV charger's ``MaxCurrent`` may be set only by whoever shows a token
+        for that certificate (XEP-0324 getToken), not by the app's JID alone."""
+        se, dr = self.access.jid(STATE_ESTIMATION_USER), self.access.jid(DEMAND_RESPONSE_USER)
+        grants: dict[str, set[Grant]] = {}
+        for runner in self.runners:
+            wanted: set[Grant] = set()
+            if runner.device.measures:
+                wanted |= {(se, "friend", None), (se, "read", None)}
+            if runner.device.efi_category:
+                wanted |= {(dr, "friend", None), (dr, "read", None)}
+                if isinstance(runner.device, EvCharger) and self.control_cert:
+                    wanted |= {(dr, "control", (EFI_PARAMETER,)),
+                               (f"cert:{self.control_cert}", "control", ("MaxCurrent",))}
+                else:
+                    wanted.add((dr, "control", None))
+            grants[runner.jid] = wanted
+        return grants
+
+    def _on_question(self, msg) -> None:
+        """Provisioning asks the owner when no rule decides yet (an app may find a device between
+        the claim and the DSO's rules): answer from the same policy, so nobody waits."""
+        values = question_of(msg)
+        if values is None or msg["from"].bare != self.access.provisioning_jid:
+            return
+        asked = (values.get("requester", ""), values.get("action", ""))
+        allow = any(g[:2] == asked for g in self.grants.get(values.get("thing", ""), ()))
+        answer_question(self.dso.xmpp, msg, allow)
+        emit("owner_answered", device=values.get("thing", ""), requester=values.get("requester", ""),
+             action=values.get("action", ""), allow=allow)
 
     async def bring_up(self) -> int:
         """Connect, register, claim and provision every device; returns how many made it."""
+        self.dso.xmpp.add_event_handler("message", self._on_question)
         await self.dso.connect()
         await self.dso.discovery.find_registry()
         emit("starting", devices=len(self.runners))
         gate = asyncio.Semaphore(self.concurrency)
-        await create_node(self.dso, self.access.pubsub_jid, alarm_node(self.config.feeder.name),
-                          publishers=(self.access.jid(STATE_ESTIMATION_USER),))
+        # the feeder's alarm node, made by provisioning too: state estimation publishes, demand response reads
+        await create_area_node(self.dso.xmpp, self.access.provisioning_jid, self.config.feeder.name,
+                               publishers=[self.access.jid(STATE_ESTIMATION_USER)],
+                               readers=[self.access.jid(DEMAND_RESPONSE_USER)])
 
         async def one(runner: DeviceRunner) -> None:
             async with gate:
@@ -201,9 +326,8 @@ class Fleet:
     async def _bring_up(self, runner: DeviceRunner) -> None:
         name = runner.device.name
         await runner.connect()
-        dso, se, dr = self.dso.jid.bare, self.access.jid(STATE_ESTIMATION_USER), self.access.jid(DEMAND_RESPONSE_USER)
         nominal = solve_feeder(self.config.feeder, [0.0] * len(self.neighbourhood.households))
-        runner.serve_readout_and_control(nominal, readers=[dso, se], controllers=[dso, dr])  # before anyone finds it
+        runner.serve_readout_and_control(nominal)  # before anyone finds it
         emit("online", device=name)
         tags = runner.tags()
         owner = await runner.client.discovery.register(tags)
@@ -213,49 +337,29 @@ class Fleet:
             await self.dso.discovery.claim(decode_iotdisco(encode_iotdisco(tags)), public=True)
             await runner.client.discovery.update([str_tag(KEY, "")])  # XEP-0347 §6.7: forget the key
         emit("claimed", device=name, owner=self.dso.jid.bare)
-        # WIRING POINT (provisioning): the provisioning server will create these nodes on claim.
-        service = self.access.pubsub_jid
-        if runner.device.measures:
-            await create_node(self.dso, service, measurement_node(runner.jid), publishers=(runner.jid,))
-        if runner.device.efi_category:
-            await create_node(self.dso, service, flexibility_node(runner.jid), publishers=(runner.jid,))
-        await self._delegate_rules(runner)
+        await self._add_rules(runner)  # waits until provisioning knows the owner
+        await runner.wait_for_nodes()
+        emit("nodes_ready", device=name)
         await runner.start_efi(datetime.now(UTC))
         await runner.publish_round(None, datetime.now(UTC), measure=False)
         emit("provisioned", device=name)
 
-    async def _delegate_rules(self, runner: DeviceRunner) -> None:
-        """WIRING POINT (provisioning, XEP-0324): the owner tells the provisioning server who may
-        read and control the device: state estimation reads the measurement units, demand
-        response reads and controls the appliances. Best effort: the first refusal (no
-        provisioning server, or it does not know the owner yet) turns it off for the run."""
-        if not self.rules_enabled:
-            return
-        provisioning = f"provisioning.{self.access.domain}"
-        device = runner.device
-        grants = []
-        if device.measures:
-            grants.append((self.access.jid(STATE_ESTIMATION_USER), "read"))
-        if device.efi_category:
-            grants += [(self.access.jid(DEMAND_RESPONSE_USER), "read"), (self.access.jid(DEMAND_RESPONSE_USER), "control")]
-        try:
-            for subject, action in grants:
-                for attempt in range(12):  # the registry's ownership feed reaches provisioning asynchronously
-                    try:
-                        await asyncio.wait_for(add_rule(self.dso.xmpp, provisioning, runner.jid, subject, action), 5)
-                        break
-                    except ItemNotFound:
-                        if attempt == 11 or not self.rules_enabled:
-                            raise
-                        await asyncio.sleep(0.25)
-        except Exception as exc:
-            if self.rules_enabled:
-                self.rules_enabled = False
-                log.warning("no read/control rules at %s (%s: %s); the apps rely on the nodes' defaults",
-                            provisioning, type(exc).__name__, exc)
-                emit("rules_skipped", reason=f"{type(exc).__name__}: {exc}")
-            return
-        emit("rules", device=device.name, count=len(grants))
+    async def _add_rules(self, runner: DeviceRunner) -> None:
+        """The owner tells provisioning (XEP-0050 ``add-rule``) who may befriend, read and control
+        the device. The registry's ownership push reaches provisioning asynchronously, so a first
+        ``item-not-found`` (no owner known yet) is retried."""
+        grants = sorted(self.grants[runner.jid], key=lambda g: g[:2])
+        for subject, action, names in grants:
+            for attempt in range(40):
+                try:
+                    await add_rule(self.dso.xmpp, self.access.provisioning_jid, runner.jid, subject, action,
+                                   names=names)
+                    break
+                except ItemNotFound:
+                    if attempt == 39:
+                        raise
+                    await asyncio.sleep(0.25)
+        emit("rules", device=runner.device.name, count=len(grants))
 
     async def simulate(self, stop: asyncio.Event, start: asyncio.Event) -> None:
         """Step the feeder model and publish until ``stop``; the scenario clock starts at ``start``."""
@@ -333,12 +437,12 @@ class Fleet:
         await asyncio.wait_for(stop_session(*streams, wait=0.5), 15)
 
 
-async def run(config: DemoConfig, access: ServerAccess, wait_start: bool) -> int:
+async def run(config: DemoConfig, access: ServerAccess, wait_start: bool, control_cert: str = "") -> int:
     stop, start = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    fleet = Fleet(config, access)
+    fleet = Fleet(config, access, control_cert=control_cert)
     try:
         await fleet.bring_up()
         if wait_start:
@@ -378,13 +482,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="neighbourhood TOML (default: the shipped one)")
     parser.add_argument("--wait-start", action="store_true", help="start the scenario on a 'start' line on stdin")
     parser.add_argument("--plaintext", action="store_true", help="no TLS (loopback benchmarks only)")
+    parser.add_argument("--control-cert", type=Path, metavar="DER",
+                        help="certificate whose token (and only that) may control the EV chargers")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("slixmpp").setLevel(logging.WARNING)
     config = load_config(args.config)
     access = load_access(args.server_info, plaintext=args.plaintext)
-    return asyncio.run(run(config, access, args.wait_start))
+    thumbprint = hashlib.sha256(args.control_cert.read_bytes()).hexdigest() if args.control_cert else ""
+    return asyncio.run(run(config, access, args.wait_start, thumbprint))
 
 
 if __name__ == "__main__":

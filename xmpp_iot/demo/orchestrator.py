@@ -1,7 +1,8 @@
 """Bring the whole platform up in order, watch it, and take it down leaving nothing behind.
 
 Order: pre-flight checks (nothing is started if one fails) → throwaway XMPP server → components
-(registry; provisioning and sensor data when available) as subprocesses → the fleet of devices
+(provisioning, then registry and sensor data) as subprocesses, wired to each other with the same
+flags as an operator's deployment (:mod:`xmpp_iot.devserver.wiring`) → the fleet of devices
 (one subprocess) → the two apps from ``examples/`` (one subprocess each) → the scenario starts
 once both apps watch every device. Every child writes its log to the work directory and its
 events on stdout, which feed the display. A child that dies is reported, the rest carry on.
@@ -23,12 +24,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from ..devserver import DevServer, DevServerError, Ports, ServerInfo, make_devserver
 from ..devserver.ports import free_ports, port_is_taken
 from ..devserver.processes import ComponentProcess
+from ..devserver.wiring import component_args, start_order
+from ..provisioning.client import self_signed_certificate
 from .config import DemoConfig
 from .display import Display, Stats
 from .events import parse
+from .provisioning_log import read_component_logs
+from .roles import DSO_USER
 
 __all__ = ["DemoOptions", "Orchestrator", "PreflightError", "examples_dir"]
 
@@ -143,8 +150,9 @@ class Orchestrator:
             server.check_installed()
         except DevServerError as exc:
             raise PreflightError(str(exc)) from None
-        if "registry" not in components:
-            raise PreflightError("the demo needs the registry component")
+        for needed in ("registry", "provisioning"):
+            if needed not in components or _module_missing(COMPONENT_MODULES[needed]):
+                raise PreflightError(f"the demo needs the {needed} component")
         for name, script in APPS.items():
             if not (examples_dir() / script).exists():
                 raise PreflightError(f"the {name} app ({examples_dir() / script}) is missing: run from a clone "
@@ -187,8 +195,13 @@ class Orchestrator:
         info_file.write_text(info.to_json())
         info_file.chmod(0o600)
         say(f"  {info.kind} on 127.0.0.1: c2s {info.c2s_port}, domain {info.domain}; secrets in {info_file}")
-        # the components start in parallel (each is a Python process that imports and connects)
-        await asyncio.gather(*(self._start_component(info, name) for name in info.components))
+        # provisioning first (the registry pushes ownership to it at once), then the others in parallel
+        names = [jid.split(".")[0] for jid in info.components]
+        available = [n for n in start_order(names) if not _module_missing(COMPONENT_MODULES[n])]
+        running = frozenset(available)
+        first, rest = available[:1], available[1:]
+        for batch in (first, rest):
+            await asyncio.gather(*(self._start_component(info, name, running) for name in batch))
         if self.stop_event.is_set():
             return None
         config_path = self.workdir / "neighbourhood.toml"
@@ -197,9 +210,10 @@ class Orchestrator:
                    PYTHONUNBUFFERED="1")
         py = sys.executable
         server_info = str(info_file)
+        cert_path, key_path = self._app_certificate(info.domain)
         self.children["fleet"] = Child(
             "fleet", [py, "-m", "xmpp_iot.demo.fleet", "--server-info", server_info, "--config", str(config_path),
-                      "--wait-start"], self.workdir / "fleet.log", env)
+                      "--wait-start", "--control-cert", str(cert_path)], self.workdir / "fleet.log", env)
         feeder = self.config.feeder
         self.children["state-estimation"] = Child("state-estimation", [
             py, str(examples_dir() / APPS["state-estimation"]), "--server-info", server_info, "--events",
@@ -209,7 +223,8 @@ class Orchestrator:
             self.workdir / "state-estimation.log", env)
         self.children["demand-response"] = Child("demand-response", [
             py, str(examples_dir() / APPS["demand-response"]), "--server-info", server_info, "--events",
-            "--feeder", feeder.name, "--hold-s", str(self.config.scenario.hold_s), "--discovery-period", "2"],
+            "--feeder", feeder.name, "--hold-s", str(self.config.scenario.hold_s), "--discovery-period", "2",
+            "--certificate", str(cert_path), "--key", str(key_path)],
             self.workdir / "demand-response.log", env)
         say(f"  starting {self.stats.devices} devices and the apps (logs in {self.workdir})")
         for child in self.children.values():
@@ -217,19 +232,30 @@ class Orchestrator:
         await self._wait_until_watching()
         return info
 
-    async def _start_component(self, info: ServerInfo, jid: str) -> None:
+    def _app_certificate(self, domain: str) -> tuple[Path, Path]:
+        """The demand-response app's certificate and key: the DSO allows EV-charger control only
+        to the holder of a provisioning token for it. The key file is private (0600)."""
+        cert, key = self_signed_certificate(f"demand-response.{domain}")
+        cert_path, key_path = self.workdir / "demand-response.crt.der", self.workdir / "demand-response.key.pem"
+        cert_path.write_bytes(cert)
+        key_path.touch(0o600)
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path
+
+    async def _start_component(self, info: ServerInfo, short: str, running: frozenset[str]) -> None:
         say = self.display.say
-        short = jid.split(".")[0]
-        if _module_missing(COMPONENT_MODULES[short]):
-            say(f"  component {short}: not available in this version, skipped")
-            return
+        jid = info.component_jid(short)
+        extra = component_args(short, info, running, admins=[f"{DSO_USER}@{info.domain}"])
+        if short == "sensordata":  # demo tuning: find the devices' new measurement nodes within seconds
+            extra += ["--discover-interval", "2"]
         process = ComponentProcess(short, info, jid=jid, db=self.workdir / f"{short}.sqlite3",
-                                   log_path=self.workdir / f"{short}.log")
+                                   log_path=self.workdir / f"{short}.log", extra_args=extra)
         try:
             await asyncio.to_thread(process.start, True, 30.0)
         except (RuntimeError, TimeoutError) as exc:
             process.kill()
-            if short == "registry":
+            if short in ("registry", "provisioning"):
                 raise
             say(f"  component {short}: did not start ({str(exc).splitlines()[0]}); carrying on without it")
             return
@@ -295,6 +321,7 @@ class Orchestrator:
                 await child.stop()
         for process in reversed(self.components):
             await asyncio.to_thread(process.stop)
+        self.stats.platform = read_component_logs(self.workdir)
         if self.server is not None:
             await asyncio.to_thread(self.server.stop)
         self.display.say("stopped: server, components, devices and apps")

@@ -21,6 +21,7 @@ class ServerAccess:
     pubsub_jid: str
     registry_jid: str
     plaintext: bool = False
+    provisioning_jid: str = ""  # the provisioning server (XEP-0324) devices delegate trust to
 
     def endpoint(self) -> Endpoint:
         if self.plaintext:  # benchmarks on loopback only: TLS setup would dominate what is measured
@@ -37,6 +38,8 @@ class ServerAccess:
 
 def load_access(path: Path | str, plaintext: bool = False) -> ServerAccess:
     info = json.loads(Path(path).read_text())
-    return ServerAccess(domain=info["domain"], host=info["host"], c2s_port=info["c2s_port"],
-                        ca_cert=info.get("ca_cert", ""), pubsub_jid=info.get("pubsub_jid") or f"pubsub.{info['domain']}",
-                        registry_jid=f"registry.{info['domain']}", plaintext=plaintext)
+    domain = info["domain"]
+    return ServerAccess(domain=domain, host=info["host"], c2s_port=info["c2s_port"],
+                        ca_cert=info.get("ca_cert", ""), pubsub_jid=info.get("pubsub_jid") or f"pubsub.{domain}",
+                        registry_jid=f"registry.{domain}", plaintext=plaintext,
+                        provisioning_jid=f"provisioning.{domain}")

@@ -9,13 +9,20 @@ operator's deployment is (see docs/deployment.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .base import ServerInfo
 
 COMPONENT_ORDER = ("provisioning", "registry", "sensordata")
 
 
-def component_args(name: str, info: ServerInfo, running: set[str] | frozenset[str]) -> list[str]:
-    """Extra command-line flags for component `name`, given which of ours run beside it."""
+def component_args(
+    name: str, info: ServerInfo, running: set[str] | frozenset[str], *, admins: Iterable[str] = ()
+) -> list[str]:
+    """Extra command-line flags for component `name`, given which of ours run beside it.
+
+    `admins`: operator accounts that may manage every thing's rules and create area nodes at
+    provisioning (the demo's DSO account creates ``alarms/<feeder>`` that way)."""
     jid = info.component_jid
     args: list[str] = []
     if name == "registry" and "provisioning" in running:
@@ -26,6 +33,8 @@ def component_args(name: str, info: ServerInfo, running: set[str] | frozenset[st
             args += ["--registry", jid("registry")]
         if "sensordata" in running:
             args += ["--trusted-service", jid("sensordata")]
+        for admin in admins:
+            args += ["--admin", admin]
     elif name == "sensordata":
         args += ["--pubsub", info.pubsub_jid]
         if "provisioning" in running:

@@ -1,9 +1,11 @@
 """`xmpp-iot demo` end to end: the whole platform against a real Prosody and a real ejabberd.
 
 A small neighbourhood whose feeder is rated so that the evening peak congests it; one device
-crashes on purpose. The run must show every device registered and claimed, measurements reaching
-the apps, the congestion detected and relieved through EFI instructions, the crash noticed, and
-nothing left running afterwards.
+crashes on purpose. The run must show every device registered and claimed, the whole provisioning
+chain (ownership pushed by the registry, each device's nodes created and owned by provisioning,
+the DSO's rules, readouts and control decided by provisioning's canRead/canControl, control with
+a token), measurements reaching the apps and the sensor-data component, the congestion detected
+and relieved through EFI instructions, the crash noticed, and nothing left running afterwards.
 """
 
 from __future__ import annotations
@@ -83,6 +85,22 @@ def test_demo_runs_detects_and_relieves_congestion(kind: str, tmp_path: Path) ->
     devices = 2 + 3 * 6
     assert s["devices"] == devices
     assert s["registered"] == devices and s["claimed"] == devices, s
+    # the provisioning chain: the registry told provisioning the owner of every device, provisioning
+    # created and owns each device's nodes and made the device their publisher, the DSO added rules
+    p = s["provisioning"]
+    assert p["owned_things"] == devices and p["things_with_nodes"] == devices, s
+    assert s["nodes_ready"] == devices and s["devices_with_rules"] == devices, s
+    assert p["node_access_model"] == ("whitelist" if kind == "prosody" else "authorize"), s
+    if p["node_access_model"] == "authorize":  # ejabberd asks provisioning to approve each subscription
+        assert p["subscriptions"]["approved"] >= devices and p["subscriptions"]["denied"] == 0, s
+    # devices delegate trust: friendships, readouts and control were decided by provisioning
+    assert p["is_friend"]["allowed"] >= devices - 2, s
+    assert p["can_read"]["allowed"] >= 1 and p["can_control"]["allowed"] >= 1, s
+    assert s["device_trust_decisions"].get("read_allowed", 0) >= 1, s
+    assert s["device_trust_decisions"].get("control_allowed", 0) >= 1, s
+    assert s["device_trust_decisions"].get("efi_allowed", 0) >= 1, s  # EFI instructions: canControl too
+    assert s["tokens_obtained"] == 1, s  # EV-charger control needs the app's certificate token
+    assert s["sensordata"]["measurement_nodes_followed"] >= 2 and s["sensordata"]["samples_stored"] >= 1, s
     assert s["measurements_received_by_apps"] >= 20, s
     assert s["messages_published"] > s["measurements_received_by_apps"] / 2, s
     assert s["violations_detected"] >= 1 and s["violations_relieved"] >= 1, s
