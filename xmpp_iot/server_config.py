@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .component import SECRET_ENV
+from .devserver.wiring import wiring_flags
 
 __all__ = ["Component", "ejabberd_snippet", "prosody_snippet", "systemd_unit"]
 
@@ -119,9 +120,12 @@ Component "{pubsub_host}" "pubsub"
 
 def systemd_unit(name: str, domain: str, server: str, *, user: str = "xmpp-iot",
                  executable: str = "/opt/xmpp-iot/.venv/bin/xmpp-iot", env_dir: str = "/etc/xmpp-iot",
-                 server_kind: str = "prosody") -> str:
-    """A unit for one component; the secret comes from ``EnvironmentFile`` only."""
+                 server_kind: str = "prosody", extra_args: list[str] | None = None) -> str:
+    """A unit for one component; the secret comes from ``EnvironmentFile`` only.
+
+    `extra_args` wires it to its siblings (see ``xmpp_iot.devserver.wiring.wiring_flags``)."""
     jid = f"{name}.{domain}"
+    wiring = "".join(f" {arg}" for arg in extra_args or [])
     return f"""# /etc/systemd/system/xmpp-iot-{name}.service
 # The secret lives in {env_dir}/{name}.env (mode 0600, owner root):
 #   {SECRET_ENV}=...
@@ -135,7 +139,7 @@ Type=simple
 User={user}
 Group={user}
 EnvironmentFile={env_dir}/{name}.env
-ExecStart={executable} {name} --server {server} --jid {jid} --db /var/lib/xmpp-iot/{name}/{name}.sqlite3
+ExecStart={executable} {name} --server {server} --jid {jid} --db /var/lib/xmpp-iot/{name}/{name}.sqlite3{wiring}
 StateDirectory=xmpp-iot/{name}
 StateDirectoryMode=0700
 # exit status 2: the server refused the JID or secret; restarting will not fix that
@@ -195,6 +199,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executable", default="/opt/xmpp-iot/.venv/bin/xmpp-iot",
                         help="--systemd: path of the xmpp-iot command")
     parser.add_argument("--env-dir", default="/etc/xmpp-iot", help="--systemd: where NAME.env lives")
+    parser.add_argument("--admin", action="append", default=[], metavar="JID",
+                        help="--systemd provisioning: an operator account that may manage every thing (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,8 +209,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     if args.systemd:
+        deployed = set(args.component or KNOWN) | {args.systemd}
+        pubsub = args.pubsub_host or f"pubsub.{args.domain}"
+        flags = wiring_flags(args.systemd, args.domain, pubsub, deployed, admins=args.admin)
         sys.stdout.write(systemd_unit(args.systemd, args.domain, args.server, user=args.user,
-                                      executable=args.executable, env_dir=args.env_dir, server_kind=args.server_kind))
+                                      executable=args.executable, env_dir=args.env_dir, server_kind=args.server_kind,
+                                      extra_args=flags))
         return 0
     names = args.component or list(KNOWN)
     components = []

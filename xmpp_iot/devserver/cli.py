@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=KNOWN_COMPONENTS,
         help="also run this xmpp-iot component against the server (repeatable)",
     )
+    parser.add_argument(
+        "--admin", action="append", default=[], metavar="JID",
+        help="with --component provisioning: an operator account that may manage every thing's rules (repeatable)",
+    )
     parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
 
 
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         info_file.chmod(0o600)
         running = set(args.component)
         for name in start_order(args.component):
-            children.append(_start_component(name, info, workdir, component_args(name, info, running)))
+            children.append(_start_component(name, info, workdir, component_args(name, info, running, admins=args.admin)))
         print(
             f"{args.kind} is running on 127.0.0.1\n"
             f"  domain          {info.domain}\n"

@@ -19,16 +19,26 @@ COMPONENT_ORDER = ("provisioning", "registry", "sensordata")
 def component_args(
     name: str, info: ServerInfo, running: set[str] | frozenset[str], *, admins: Iterable[str] = ()
 ) -> list[str]:
-    """Extra command-line flags for component `name`, given which of ours run beside it.
+    """Extra command-line flags for component `name` on a dev server, given which of ours run beside it.
 
     `admins`: operator accounts that may manage every thing's rules and create area nodes at
     provisioning (the demo's DSO account creates ``alarms/<feeder>`` that way)."""
-    jid = info.component_jid
+    return wiring_flags(name, info.domain, info.pubsub_jid, running, admins=admins)
+
+
+def wiring_flags(
+    name: str, domain: str, pubsub_jid: str, running: set[str] | frozenset[str], *, admins: Iterable[str] = ()
+) -> list[str]:
+    """The same flags for any deployment: components are ``<name>.<domain>``."""
+
+    def jid(short: str) -> str:
+        return f"{short}.{domain}"
+
     args: list[str] = []
     if name == "registry" and "provisioning" in running:
         args += ["--provisioning", jid("provisioning")]
     elif name == "provisioning":
-        args += ["--pubsub", info.pubsub_jid]
+        args += ["--pubsub", pubsub_jid]
         if "registry" in running:
             args += ["--registry", jid("registry")]
         if "sensordata" in running:
@@ -36,7 +46,7 @@ def component_args(
         for admin in admins:
             args += ["--admin", admin]
     elif name == "sensordata":
-        args += ["--pubsub", info.pubsub_jid]
+        args += ["--pubsub", pubsub_jid]
         if "provisioning" in running:
             args += ["--provisioning", jid("provisioning")]
     return args

@@ -104,3 +104,18 @@ def test_bad_arguments_are_explained(args: tuple[str, ...], message: str) -> Non
     result = run_cli(*args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_systemd_units_wire_the_components_to_each_other() -> None:
+    """The units start each component with the same flags the dev server and the demo use."""
+    provisioning = run_cli("--systemd", "provisioning", "--domain", "dso.example", "--admin", "ops@dso.example")
+    registry = run_cli("--systemd", "registry", "--domain", "dso.example")
+    historian = run_cli("--systemd", "sensordata", "--domain", "dso.example")
+    exec_line = {name: next(line for line in r.stdout.splitlines() if line.startswith("ExecStart="))
+                 for name, r in (("provisioning", provisioning), ("registry", registry), ("sensordata", historian))}
+    assert "--registry registry.dso.example" in exec_line["provisioning"]
+    assert "--pubsub pubsub.dso.example" in exec_line["provisioning"]
+    assert "--trusted-service sensordata.dso.example" in exec_line["provisioning"]
+    assert "--admin ops@dso.example" in exec_line["provisioning"]
+    assert "--provisioning provisioning.dso.example" in exec_line["registry"]
+    assert "--provisioning provisioning.dso.example" in exec_line["sensordata"]
