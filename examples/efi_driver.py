@@ -3,8 +3,11 @@
 It publishes its registration, system description and tank state to its node ``efi/<its JID>``,
 then follows instructions from an energy app: each is ACCEPTED, STARTED (the compressor switches)
 and SUCCEEDED. The node is created by the provisioning server; run energy_app.py with the JID printed.
+A driver trusts nobody by default: only the accounts given with --allow may instruct it (a device with
+delegated trust passes its provisioning client as ``trust=`` instead, see docs/efi-binding.md).
 
-    python examples/efi_driver.py --server-info .../server-info.json [--user heatpump-1] [--instructions 1]
+    python examples/efi_driver.py --server-info .../server-info.json --allow energyapp-1@localhost \
+        [--user heatpump-1] [--instructions 1]
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ async def main() -> None:
     p = parser(__doc__)
     p.add_argument("--user", default=f"heatpump-{secrets.token_hex(3)}", help="account name of the device")
     p.add_argument("--instructions", type=int, default=0, help="exit after this many (0: run until Ctrl-C)")
+    p.add_argument("--allow", action="append", default=[], metavar="JID",
+                   help="an energy app account that may instruct this device (repeatable)")
     args = p.parse_args()
     now = datetime.now(UTC)
     async with client(args.server_info, args.user, secrets.token_urlsafe(12)) as device:
-        driver = EfiDriver(device, s.heat_pump_registration(RESOURCE, now))
+        driver = EfiDriver(device, s.heat_pump_registration(RESOURCE, now), allow=args.allow)
         try:
             await driver.start()
         except ItemNotFound:

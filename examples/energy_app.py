@@ -4,7 +4,9 @@ It subscribes to the device's node, catches up with its registration, system des
 state, sends one StorageInstruction (IQ set to the driver) and follows the instruction's status
 until it has succeeded.
 
-    python examples/energy_app.py --server-info .../server-info.json heatpump-1@localhost
+    python examples/energy_app.py --server-info .../server-info.json --user energyapp-1 heatpump-1@localhost
+
+The driver must allow this account (efi_driver.py --allow energyapp-1@localhost).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from xmpp_iot.efi.binding import EnergyApp
 async def main() -> None:
     p = parser(__doc__)
     p.add_argument("device", help="bare JID of the heat pump")
+    p.add_argument("--user", default=f"energyapp-{secrets.token_hex(3)}", help="account name of the app")
     p.add_argument("--below", type=float, default=40.0, help="switch on below this buffer temperature (°C)")
     args = p.parse_args()
-    async with client(args.server_info, f"energyapp-{secrets.token_hex(3)}", secrets.token_urlsafe(12)) as me:
+    async with client(args.server_info, args.user, secrets.token_urlsafe(12)) as me:
         app = EnergyApp(me)
         app.on_event(lambda e: print(f"{e.device}: {e.message.TAG}", getattr(e.message, "status", ""), flush=True))
         view = await app.follow(args.device)

@@ -10,7 +10,9 @@ components subscribe and get *decoded objects*, never raw XML:
     current = await ps.fetch_payloads(node, efi_codec)      # what a late subscriber catches up on
 
 A notification that does not decode is logged and dropped: a pub/sub event cannot be answered
-with an error, and one bad item must not stop the others. Every IQ failure is raised as our
+with an error, and one bad item must not stop the others. A notification that does not come from
+*this* object's pub/sub service (bare service JID, no resource) is dropped too: any account can send
+a message that looks like one. Every IQ failure is raised as our
 :class:`~xmpp_iot.errors.ProtocolError` family. A component passes ``ifrom`` (its own JID), which
 ejabberd requires on every outgoing IQ.
 """
@@ -25,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from slixmpp import Message
+from slixmpp import JID, Message
 from slixmpp.basexmpp import BaseXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 
@@ -201,6 +203,14 @@ class PubSub:
 
     # -- notifications ------------------------------------------------------------------------
     async def _on_publish(self, msg: Message) -> None:
+        # Anyone can send a message that looks like a notification: only the service this object
+        # publishes to and subscribes at is believed (a stranger must not plant an EFI revoke).
+        sender = msg["from"]
+        service = self._service or await self.service()
+        if sender.bare != JID(service).bare or sender.resource:
+            log.warning("%s: ignoring pub/sub event from %s (not the pub/sub service %s)", self.xmpp.boundjid,
+                        sender, service)
+            return
         items = msg["pubsub_event"]["items"]
         node = items["node"]
         for item in items:

@@ -7,6 +7,17 @@ fetches the items the node still holds, so that what was published while it was 
 (the store ignores items it already has). Notifications are only believed when they come from the
 configured pub/sub service: anyone can send a message that looks like one.
 
+Who may write into a device's history: a node is named after a device, but whoever created it
+decides who publishes to it. With ``node_owner`` (the provisioning JID, ``--provisioning``) a node is
+followed only if that JID is among its owners, read from the node's public meta-data
+(``pubsub#owner`` in disco#info, ejabberd) or else from its owner affiliations (only owners and
+service admins without a node affiliation of their own may read those; Prosody 0.12 publishes no
+owner in the meta-data). A node owned by someone else is never followed. A node whose owner cannot be
+read (Prosody, where provisioning made this component a ``member`` of a whitelist node) is followed
+in *publisher-checked* mode: only items the service marks as published by the device are stored,
+which needs Prosody's ``expose_publisher = true``. In every mode, an item whose ``publisher``
+attribute (ejabberd: with ``pubsub#itemreply`` = publisher) is not the device is dropped.
+
 Notifications are taken off the stream in an incoming *filter*, before slixmpp matches the stanza
 against every registered handler: at thousands of items per second that matching, not the decoding,
 was the largest cost.
@@ -17,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from slixmpp import ComponentXMPP
+from slixmpp import JID, ComponentXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import StanzaBase
 
@@ -32,6 +43,8 @@ log = logging.getLogger(__name__)
 _EVENT = "{http://jabber.org/protocol/pubsub#event}event"
 _ITEMS = "{http://jabber.org/protocol/pubsub#event}items"
 _ITEM = "{http://jabber.org/protocol/pubsub#event}item"
+_X_FIELD = "{jabber:x:data}field"
+_AFFILIATION = "{http://jabber.org/protocol/pubsub#owner}affiliation"
 _SLIXMPP_EVENT_HANDLERS = (
     "Pubsub Event: Items",
     "Pubsub Event: Purge",
@@ -55,6 +68,7 @@ class MeasurementFeed:
         discover_interval: float = 60.0,
         catch_up: int = 1000,
         timeout: float = 30.0,
+        node_owner: str | None = None,
     ) -> None:
         self.xmpp = component
         self.pubsub = pubsub
@@ -65,6 +79,11 @@ class MeasurementFeed:
         self.catch_up = catch_up
         self.timeout = timeout
         self.subscribed: set[str] = set()
+        self.node_owner = JID(node_owner).bare if node_owner else None
+        self.verified: set[str] = set()  # nodes whose owner was checked (node_owner mode)
+        self.rejected: set[str] = set()  # nodes not owned by node_owner: never followed
+        self.publisher_checked: set[str] = set()  # owner unreadable: items need publisher == device
+        self._unmarked: set[str] = set()  # publisher-checked nodes already warned about
         self._task: asyncio.Task[None] | None = None
         component.register_plugin("xep_0060")
         for name in _SLIXMPP_EVENT_HANDLERS:  # they only re-raise events nobody here listens to
@@ -91,9 +110,26 @@ class MeasurementFeed:
         device = device_of(node)
         if device is None or not node.startswith(MEASUREMENT_PREFIX):
             return None
+        if self.node_owner and node not in self.verified:
+            return None  # e.g. a subscription left from a run without --provisioning
         for item in items.iterfind(_ITEM):
-            self.ingestor.accept(device, item[0] if len(item) else None, item.get("id", ""))
+            if self._by_device(device, item.get("publisher"), item.get("id", ""), node in self.publisher_checked):
+                self.ingestor.accept(device, item[0] if len(item) else None, item.get("id", ""))
         return None
+
+    def _by_device(self, device: str, publisher: str | None, item_id: str, strict: bool = False) -> bool:
+        """False for an item the service says someone other than the device published, and (``strict``)
+        for an item the service does not mark with its publisher."""
+        if publisher is None and strict:
+            if device not in self._unmarked:
+                self._unmarked.add(device)
+                log.warning("ignoring items of meas/%s without a publisher attribute: its owner could not be "
+                            "verified (Prosody: set expose_publisher = true on the pub/sub component)", device)
+            return False
+        if publisher is None or JID(publisher).bare == device:
+            return True
+        log.warning("ignoring item %r of meas/%s: published by %s, not by the device", item_id, device, publisher)
+        return False
 
     # -- subscriptions ----------------------------------------------------------------------
     def _on_session_start(self, _event: object) -> None:
@@ -123,7 +159,7 @@ class MeasurementFeed:
         wanted = list(self.configured)
         if self.discover:
             wanted += await self._discovered()
-        new = [n for n in dict.fromkeys(wanted) if n not in self.subscribed]
+        new = [n for n in dict.fromkeys(wanted) if n not in self.subscribed and n not in self.rejected]
         existing = await self._my_subscriptions() if new else set()
         for node in new:
             if await self._subscribe(node, already=node in existing):
@@ -162,6 +198,18 @@ class MeasurementFeed:
         assert device is not None
         ps = self.xmpp.plugin["xep_0060"]
         me = self.xmpp.boundjid
+        if self.node_owner and node not in self.verified:
+            owners = await self._owners(node)
+            if owners is None:
+                log.warning("cannot read the owner of %s: following it, storing only items the service marks as "
+                            "published by %s", node, device)
+                self.publisher_checked.add(node)
+            elif self.node_owner not in owners:
+                log.warning("not following %s: not owned by %s (owners: %s)", node, self.node_owner,
+                            ", ".join(sorted(owners)) or "none")
+                self.rejected.add(node)
+                return False
+            self.verified.add(node)
         if not already:
             try:
                 await ps.subscribe(self.pubsub, node, subscribee=me.bare, ifrom=me, timeout=self.timeout)
@@ -179,8 +227,34 @@ class MeasurementFeed:
                 log.warning("cannot fetch the items of %s: %s", node, _reason(exc))
                 return True
             for item in reply["pubsub"]["items"]:
-                self.ingestor.accept(device, item["payload"], item["id"])
+                if self._by_device(device, item.xml.get("publisher"), item["id"], node in self.publisher_checked):
+                    self.ingestor.accept(device, item["payload"], item["id"])
         return True
+
+    async def _owners(self, node: str) -> set[str] | None:
+        """Bare JIDs owning ``node``: from its public meta-data, else its owner affiliations; None if
+        neither is available to this component."""
+        me = self.xmpp.boundjid
+        try:
+            info = await self.xmpp.plugin["xep_0030"].get_info(
+                jid=self.pubsub, node=node, ifrom=me, timeout=self.timeout
+            )
+            owners = [
+                value.text or "" for field in info.xml.iter(_X_FIELD) if field.get("var") == "pubsub#owner"
+                for value in field if value.tag == "{jabber:x:data}value"
+            ]  # fmt: skip
+            if owners:
+                return {JID(o).bare for o in owners if o}
+        except (IqError, IqTimeout) as exc:
+            log.info("disco#info of %s failed: %s", node, _reason(exc))
+        try:
+            reply = await self.xmpp.plugin["xep_0060"].get_node_affiliations(
+                self.pubsub, node, ifrom=me, timeout=self.timeout
+            )
+        except (IqError, IqTimeout) as exc:
+            log.info("cannot read the affiliations of %s: %s", node, _reason(exc))
+            return None
+        return {JID(a.get("jid")).bare for a in reply.xml.iter(_AFFILIATION) if a.get("affiliation") == "owner"}
 
 
 def _reason(exc: Exception) -> str:

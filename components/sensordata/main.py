@@ -95,16 +95,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--provisioning", metavar="JID",
         help="provisioning server (XEP-0324) that decides canRead for each device, asked on the device's behalf "
         "(the server must list this component as --trusted-service); without it the local policy applies "
-        "(--reader, or every account of the allowed domains)",
+        "(--reader, or with --open-to-domain every account of the allowed domains)",
     )  # fmt: skip
     parser.add_argument(
         "--reader", action="append", default=[], metavar="JID",
         help="local policy: an account that may read every device's data (repeatable; ignored with --provisioning)",
     )  # fmt: skip
+    parser.add_argument(
+        "--open-to-domain", action="store_true",
+        help="without --provisioning or --reader: let EVERY account of the allowed domains read EVERY device's "
+        "history. Required to start with neither: the historian refuses to start open by accident.",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
+    if not (args.provisioning or args.reader or args.open_to_domain):
+        log.error(
+            "refusing to start: who may read the history is not configured. Give --provisioning JID, or "
+            "--reader JID (repeatable), or --open-to-domain to let every account of the allowed domains read "
+            "every device's history"
+        )
+        return 2
     secret = secret_from_environment()
     retention = Retention(
         raw=dict(args.retain).get(RAW, DEFAULT_RAW_RETENTION),

@@ -3,8 +3,8 @@
 * ``--provisioning JID``: the provisioning server decides ``canRead`` for each device, as if the
   device itself were asked (``DelegatedGate``, wired in :mod:`.protocol`);
 * ``--reader JID`` (repeatable), no provisioning: only these accounts may read any device;
-* neither: every account of the allowed domains may read, the same audience that may subscribe to
-  the (open) measurement nodes on the pub/sub service; the historian adds no secrecy the node lacks.
+* neither: the component refuses to start, unless ``--open-to-domain`` says explicitly that every
+  account of the allowed domains may read every device (the audience of open measurement nodes).
 """
 
 from __future__ import annotations

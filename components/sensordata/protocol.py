@@ -78,7 +78,7 @@ class SensorDataComponent(IotComponent):
         )  # the library's responder does not go through IotComponent.handle_iq: check the domain here
         self.feed = MeasurementFeed(
             self, pubsub, self.ingestor, nodes=nodes, discover=discover,
-            discover_interval=discover_interval, catch_up=catch_up,
+            discover_interval=discover_interval, catch_up=catch_up, node_owner=provisioning,
         )  # fmt: skip
         self.register_plugin("iot_sensordata", {"max_nodes": limits.max_nodes})
         self.plugin["iot_sensordata"].serve(HistorianSource(self.historian), OpenGate())

@@ -119,6 +119,12 @@ class Historian:
         )
         if not decision.allowed:
             raise Forbidden(f"{request.requester} may not read {node.node_id}")
+        if decision.nodes is not None and not any(n.node_id == node.node_id for n in decision.nodes):
+            # A rule restricted to some of the device's own nodes: the historian holds the device's
+            # data as one whole (nodeId = its bare JID) and cannot tell those nodes apart, so it
+            # must not hand out everything; only a rule naming the device's JID as a node allows it.
+            raise Forbidden(f"{request.requester} may read only some nodes of {node.node_id}; "
+                            "the historian serves the device as a whole")
         narrowed = request
         if decision.field_names is not None:
             names = tuple(

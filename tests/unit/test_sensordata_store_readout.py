@@ -111,6 +111,22 @@ async def test_gate_refusal_and_restrictions(store, executor) -> None:
         )
 
 
+async def test_a_node_restricted_decision_does_not_yield_the_whole_history(store, executor) -> None:
+    """A canRead restricted to some of the device's nodes must not give the device's whole history."""
+    other_nodes = FakeGate(ReadDecision(allowed=True, nodes=(NodeRef("relay-1"), NodeRef("meter-2"))))
+    h = Historian(store, executor, gate_for=lambda _d: other_nodes)
+    with pytest.raises(Forbidden, match="some nodes"):
+        await h.read(req(types=["momentary"]))
+    with pytest.raises(Forbidden):
+        await Historian(store, executor, gate_for=lambda _d: FakeGate(ReadDecision(True, nodes=()))).read(
+            req(types=["momentary"])
+        )
+    # a rule that names the device itself (its bare JID as nodeId) is honoured
+    this_one = FakeGate(ReadDecision(allowed=True, nodes=(NodeRef(DEV),)))
+    fields = await Historian(store, executor, gate_for=lambda _d: this_one).read(req(types=["momentary"]))
+    assert {f.name for f in fields} == {"active_power.total", "energy_import"}
+
+
 async def test_accounts_of_other_domains_are_refused(store, executor) -> None:
     h = Historian(store, executor, allowed_domains=frozenset({"example.org"}))
     assert await h.read(req(types=["momentary"]))  # app@example.org

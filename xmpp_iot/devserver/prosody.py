@@ -68,6 +68,7 @@ VirtualHost "{self.domain}"
 
 Component "pubsub.{self.domain}" "pubsub"
   pubsub_max_items = 10000
+  expose_publisher = true  -- items carry publisher=: the historian checks who published (docs/sensordata-component.md)
 
 {components}
 """

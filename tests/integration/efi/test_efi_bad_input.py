@@ -144,7 +144,8 @@ async def test_unknown_payloads_are_not_taken_for_efi(make_client, node_admin):
 async def test_a_revoked_flexibility_cannot_be_instructed(make_client, node_admin):
     """FlexibilityRevoke invalidates earlier updates for the driver and for a late subscriber."""
     driver, app = await driver_and_app(make_client, node_admin, s.pv_registration("pv-7", NOW),
-                                       s.pv_options("pv-7", NOW, "curt-old"))
+                                       s.pv_options("pv-7", NOW, "curt-old"),
+                                       authorize=lambda sender: sender.user.startswith(("app-", "late-app-")))
     await driver.publish(FlexibilityRevoke(efi_resource_id="pv-7", timestamp=NOW + timedelta(seconds=1)))
     await driver.publish(s.pv_options("pv-7", NOW + timedelta(seconds=2), "curt-new"))
     err = await refused(app.instruct(s.pv_curtailment("pv-7", NOW, "c-old", "curt-old"), check=False))

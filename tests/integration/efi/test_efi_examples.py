@@ -22,18 +22,19 @@ async def test_driver_and_energy_app_examples(server_info, node_admin, tmp_path)
     info_file.write_text(server_info.to_json())
     user = f"heatpump-{uuid.uuid4().hex[:8]}"
     device = f"{user}@{server_info.domain}"
+    app_user = f"energyapp-{uuid.uuid4().hex[:8]}"
     await node_admin.create(flexibility_node(device), device)  # provisioning's job in production
     driver = await asyncio.create_subprocess_exec(
         sys.executable, str(EXAMPLES / "efi_driver.py"), "--server-info", str(info_file), "--user", user,
-        "--instructions", "1", stdout=PIPE, stderr=PIPE,
+        "--instructions", "1", "--allow", f"{app_user}@{server_info.domain}", stdout=PIPE, stderr=PIPE,
     )
     try:
         async with asyncio.timeout(60):
             first = (await driver.stdout.readline()).decode()
             assert first.startswith(f"driver {device}/"), first + (await driver.stderr.read()).decode()
             app = await asyncio.create_subprocess_exec(
-                sys.executable, str(EXAMPLES / "energy_app.py"), "--server-info", str(info_file), device,
-                stdout=PIPE, stderr=PIPE,
+                sys.executable, str(EXAMPLES / "energy_app.py"), "--server-info", str(info_file), "--user", app_user,
+                device, stdout=PIPE, stderr=PIPE,
             )
             out, err = (b.decode() for b in await app.communicate())
             assert app.returncode == 0, err

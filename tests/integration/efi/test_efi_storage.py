@@ -18,7 +18,8 @@ async def test_heat_pump_and_energy_app(make_client, node_admin):
     now = datetime.now(UTC)
     device = await make_client("heatpump")
     await node_admin.create(flexibility_node(device.jid), device)
-    driver = EfiDriver(device, s.heat_pump_registration("hp-1", now))
+    app_client = await make_client("energyapp")
+    driver = EfiDriver(device, s.heat_pump_registration("hp-1", now), allow=[app_client.jid.bare])
     received = []
     driver.on_instruction(lambda instruction: (received.append(instruction), InstructionStatus.ACCEPTED)[1])
     await driver.start()
@@ -27,7 +28,7 @@ async def test_heat_pump_and_energy_app(make_client, node_admin):
     await driver.publish(s.heat_pump_status("hp-1", now, "st-1", 41.0))
 
     # the app comes later: it catches up with the registration, system description and state
-    app = EnergyApp(await make_client("energyapp"))
+    app = EnergyApp(app_client)
     events: list[FlexibilityEvent] = []
     app.on_event(events.append)
     view = await app.follow(device.jid)

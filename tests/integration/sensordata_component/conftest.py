@@ -48,10 +48,13 @@ class SensordataRunner:
         self.extra_args: list[str] = []
 
     def start(self, extra_args: list[str] | None = None) -> ComponentProcess:
+        """Start with ``extra_args``; with neither --provisioning nor --reader, explicitly open to the domain
+        (the component refuses to start without a read policy)."""
         self.extra_args = list(extra_args or [])
+        policy = [] if {"--provisioning", "--reader"} & set(self.extra_args) else ["--open-to-domain"]
         self.process = ComponentProcess(
             "sensordata", self.info, jid=self.jid, db=self.db, log_path=self.log_path,
-            extra_args=["--pubsub", self.info.pubsub_jid, *BASE_ARGS, *(extra_args or [])],
+            extra_args=["--pubsub", self.info.pubsub_jid, *BASE_ARGS, *policy, *self.extra_args],
         ).start()  # fmt: skip
         return self.process
 

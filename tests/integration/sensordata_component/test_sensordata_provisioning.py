@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from xmpp_iot.discovery import KEY, str_tag
-from xmpp_iot.errors import Forbidden
+from xmpp_iot.errors import Forbidden, ItemNotFound
+from xmpp_iot.nodes import measurement_node
 from xmpp_iot.provisioning import client as prov
 
 from .conftest import eventually, meter_readout, publish
@@ -55,3 +56,26 @@ async def test_readouts_refused_and_restricted_by_provisioning(
         await sd.read(sensordata.jid, nodes=[meter], fields=["energy_import"], types=["momentary"])
     with pytest.raises(Forbidden):
         await stranger.xmpp.plugin["iot_sensordata"].read(sensordata.jid, nodes=[meter], types=["momentary"])
+
+
+async def test_with_provisioning_nodes_it_does_not_own_are_not_followed(
+    sensordata, provisioning_process, node_admin, make_client, server_info
+) -> None:
+    """Someone else (here the scratch6 admin, standing in for mallory) creates meas/<meter> and
+    publishes readings in the meter's name: the historian does not follow that node."""
+    sensordata.stop()
+    sensordata.start(["--provisioning", provisioning_process.jid])
+    meter = await make_client("meter-squatted", registry=None)
+    node = await node_admin.create_measurement_node(meter.jid.bare)
+    await publish(meter, server_info.pubsub_jid, meter_readout(meter.jid.bare, T0, 666.0, 1.0), "planted")
+
+    async def refused_in_log():
+        assert f"not following {node}: not owned by {provisioning_process.jid}" in sensordata.log()
+
+    await eventually(refused_in_log)
+    assert f"following {node} on" not in sensordata.log()
+    app = await make_client("app", registry=None)
+    app.xmpp.register_plugin("iot_sensordata")
+    with pytest.raises(ItemNotFound):
+        await app.xmpp.plugin["iot_sensordata"].read(sensordata.jid, nodes=[meter.jid.bare], types=["momentary"])
+    assert node == measurement_node(meter.jid.bare)

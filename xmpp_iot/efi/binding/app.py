@@ -28,6 +28,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from ...errors import ItemNotFound, from_iq_error
 from ...nodes import FLEXIBILITY_PREFIX, device_of, flexibility_node
 from ...pubsub import PayloadItem, PubSub, stream_safe
+from ...trust import Tokens
 from ..codec import EFI_NS, EfiCodec
 from ..enums import InstructionStatus
 from ..errors import PayloadError
@@ -43,7 +44,7 @@ from ..messages import (
     Measurement,
 )
 from ..status import is_allowed
-from .protocol import replay_order
+from .protocol import replay_order, with_tokens
 
 __all__ = ["DeviceView", "EnergyApp", "FlexibilityEvent"]
 
@@ -141,27 +142,29 @@ class EnergyApp:
 
     # -- instructing --------------------------------------------------------------------------
     async def instruct(self, instruction: Instruction, *, device: str | None = None, to: str | None = None,
-                       check: bool = True) -> None:
+                       check: bool = True, tokens: Tokens | None = None) -> None:
         """Send an instruction; returns when the driver acknowledged it, raises ProtocolError
         (BadRequest, ItemNotFound, ...) when it refused it.
 
         ``device`` (bare JID) is found from ``efi_resource_id`` among followed devices when omitted;
         ``to`` overrides the driver's full JID. ``check=False`` skips the local check that the
-        flexibilityUpdateId is one the device published (to let the driver decide).
+        flexibilityUpdateId is one the device published (to let the driver decide). ``tokens``
+        (XEP-0324) travel with the instruction for the driver's canControl check.
         """
         if check:
             try:
                 self.ledger.check(instruction)
             except PayloadError as exc:
                 raise ItemNotFound(str(exc)) from None
-        await self._send(instruction, device, to)
+        await self._send(instruction, device, to, tokens)
         view = self._view_for(instruction.efi_resource_id, device)
         if view is not None:
             view.statuses.pop(instruction.instruction_id, None)
 
-    async def revoke(self, revoke: InstructionRevoke, *, device: str | None = None, to: str | None = None) -> None:
+    async def revoke(self, revoke: InstructionRevoke, *, device: str | None = None, to: str | None = None,
+                     tokens: Tokens | None = None) -> None:
         """Withdraw an instruction; the driver then reports it REJECTED or ABORTED."""
-        await self._send(revoke, device, to)
+        await self._send(revoke, device, to, tokens)
 
     async def send_raw(self, element, *, to: str) -> None:
         """Send any element as an EFI IQ set (tests of bad input; no local validation)."""
@@ -267,14 +270,15 @@ class EnergyApp:
                 return view
         return None
 
-    async def _send(self, msg: Instruction | InstructionRevoke, device: str | None, to: str | None) -> None:
+    async def _send(self, msg: Instruction | InstructionRevoke, device: str | None, to: str | None,
+                    tokens: Tokens | None = None) -> None:
         if to is None:
             view = self._view_for(msg.efi_resource_id, device)
             if view is None:
                 raise ItemNotFound(f"no followed device has EFI resource {msg.efi_resource_id!r}")
             to = await self.driver_jid(view.device)
         iq = self.xmpp.make_iq_set(ito=to)
-        iq.xml.append(stream_safe(self.codec.encode_element(msg)))
+        iq.xml.append(stream_safe(with_tokens(self.codec.encode_element(msg), tokens)))
         try:
             await iq.send(timeout=self.timeout)
         except (IqError, IqTimeout) as exc:

@@ -6,10 +6,15 @@
     async for instruction in driver.instructions():
         await driver.report(instruction.instruction_id, InstructionStatus.ACCEPTED)
 
-Instructions and revokes arrive as IQ set. Each is checked completely (size, namespace, schema,
-semantics, resource, category, flexibilityUpdateId, instruction state, sender) *before* anything
+Instructions and revokes arrive as IQ set. Each is checked completely (sender, size, namespace,
+schema, semantics, resource, category, flexibilityUpdateId, instruction state) *before* anything
 changes; only then is it recorded and acknowledged with a result, and handed to the application.
 A failure changes nothing and is answered with one stanza error (table in docs/efi-binding.md).
+
+Who may instruct is never assumed: the driver asks a :class:`~xmpp_iot.trust.TrustGate` (``trust=``,
+e.g. the device's provisioning client: canControl with the instruction's element name as the
+parameter and the tokens the IQ carries), or an explicit allow list of JIDs (``allow=``), or an
+explicit ``authorize`` callable. A driver given none of them refuses every instruction (forbidden).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import asyncio
 import inspect
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 from slixmpp import Iq
@@ -30,6 +35,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 from ...errors import InternalServerError, reply_error
 from ...nodes import flexibility_node
 from ...pubsub import PubSub
+from ...trust import ControlRequest, TrustGate
 from ...xmlcodec import etree_size
 from .. import MESSAGE_CLASSES
 from ..codec import EFI_NS, EfiCodec
@@ -57,9 +63,11 @@ from .protocol import (
     check_revoke,
     forbidden,
     instruction_class,
+    instruction_tokens,
     item_id,
     revoke_status,
     stanza_error,
+    strip_tokens,
 )
 
 __all__ = ["EfiDriver"]
@@ -104,8 +112,15 @@ class EfiDriver:
         codec: EfiCodec | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         authorize: Authorize | None = None,
+        trust: TrustGate | None = None,
+        allow: Iterable[str] = (),
         node: str | None = None,
     ) -> None:
+        """``trust``: the gate that decides canControl for each instruction (with delegated trust, the
+        provisioning client). ``allow``: bare JIDs that may instruct, a documented local policy for a
+        device without provisioning. ``authorize(sender_jid) -> bool``: any other explicit rule. They
+        combine: a sender is accepted if ``allow`` lists it or ``authorize``/``trust`` say yes. With
+        none of them every instruction is refused with forbidden."""
         self.xmpp: BaseXMPP = getattr(client, "xmpp", client)
         self.registration = registration
         self.resource_id = registration.efi_resource_id
@@ -114,7 +129,12 @@ class EfiDriver:
         self.pubsub = pubsub or PubSub(self.xmpp)
         self.node = node or flexibility_node(self.xmpp.boundjid)
         self.ledger = FlexibilityLedger()
-        self._authorize = authorize or self._same_domain
+        self._authorize = authorize
+        self.trust = trust
+        self.allow = frozenset(JID(j).bare for j in allow)
+        if authorize is None and trust is None and not self.allow:
+            log.warning("%s: EFI driver for %s has no trust gate, allow list or authorize rule: every instruction "
+                        "will be refused", self.xmpp.boundjid, self.resource_id)
         self._updates: OrderedDict[str, FlexibilityUpdate] = OrderedDict()
         self._system: FlexibilityUpdate | None = None
         self._instruction_handlers: list[InstructionHandler] = []
@@ -218,14 +238,14 @@ class EfiDriver:
 
     async def _accept(self, iq: Iq) -> Instruction | InstructionRevoke:
         """Check everything, then record: raises before any change, changes nothing after."""
-        if not await _maybe_await(self._authorize(iq["from"])):
-            raise _Refused(forbidden(str(iq["from"])))
         element = next(child for child in iq.xml if isinstance(child.tag, str))
+        if not await self._permitted(iq["from"], element):
+            raise _Refused(forbidden(str(iq["from"])))
         size = etree_size(element)
         if size > self.max_payload:
             raise PayloadTooLarge("(document)", f"payload is about {size} bytes, more than the limit of "
                                                 f"{self.max_payload} bytes")
-        msg = self.codec.decode_element(element)
+        msg = self.codec.decode_element(strip_tokens(element))
         if isinstance(msg, Instruction | InstructionRevoke) and msg.efi_resource_id != self.resource_id:
             raise WrongResource(f"/efi:{msg.TAG}/efi:efiResourceId",
                                 f"resource {msg.efi_resource_id!r} is not managed here ({self.resource_id!r} is)")
@@ -293,8 +313,25 @@ class EfiDriver:
     async def _publish(self, msg: EfiMessage) -> None:
         await self.pubsub.publish(self.node, self.codec.encode_element(msg), item_id(msg))
 
-    def _same_domain(self, sender: JID) -> bool:
-        return sender.domain == self.xmpp.boundjid.domain
+    async def _permitted(self, sender: JID, element) -> bool:
+        """Whether ``sender`` may send this instruction or revoke: explicit allow list, explicit rule,
+        or the trust gate's canControl (parameter: the instruction's element name; a revoke counts as
+        the category's instruction, since it controls the same thing). Nothing configured: no."""
+        if sender.bare in self.allow:
+            return True
+        if self._authorize is not None and await _maybe_await(self._authorize(sender)):
+            return True
+        if self.trust is None:
+            return False
+        local = element.tag.rpartition("}")[2]
+        parameter = instruction_class(self.registration).TAG if local == "InstructionRevoke" else local
+        decision = await self.trust.can_control(ControlRequest(
+            requester=str(sender), parameter_names=(parameter,), tokens=instruction_tokens(element)))
+        if not decision.allowed:
+            return False
+        if decision.nodes is not None:  # restricted to named nodes: the EFI resource is the device itself
+            return False
+        return decision.parameter_names is None or parameter in decision.parameter_names
 
     def _spawn(self, coro: Awaitable[object]) -> None:
         task = asyncio.ensure_future(coro)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import xml.etree.ElementTree as ET
 
 from ...errors import (
@@ -20,6 +21,7 @@ from ...errors import (
     NotAcceptable,
     ProtocolError,
 )
+from ...trust import Tokens
 from ..adjustable import AdjustableInstruction, AdjustableRegistration, AdjustableSystemDescription
 from ..codec import EFI_NS
 from ..enums import InstructionStatus
@@ -56,8 +58,11 @@ __all__ = [
     "category_feature",
     "check_against_flexibility",
     "instruction_class",
+    "instruction_tokens",
     "item_id",
     "stanza_error",
+    "strip_tokens",
+    "with_tokens",
 ]
 
 #: our binding's namespace: a disco feature, and the namespace of binding-specific error details
@@ -81,6 +86,36 @@ _CATEGORY = {
 #: messages that travel as IQ set from the energy app to the driver; everything else is published
 IQ_MESSAGES = frozenset({"InflexibleInstruction", "ShiftableInstruction", "StorageInstruction",
                          "AdjustableInstruction", "InstructionRevoke"})
+
+
+#: XEP-0324 tokens on an instruction or revoke: attributes in our binding's namespace on the EFI root
+#: element (the IQ's only child), stripped before the EFI schema sees the document
+TOKEN_ATTRIBUTES = {"service": f"{{{BINDING_NS}}}serviceToken", "device": f"{{{BINDING_NS}}}deviceToken",
+                    "user": f"{{{BINDING_NS}}}userToken"}
+
+
+def with_tokens(element: ET.Element, tokens: Tokens | None) -> ET.Element:
+    """``element`` carrying ``tokens`` (in place; unchanged when there are none)."""
+    if tokens:
+        for kind, attribute in TOKEN_ATTRIBUTES.items():
+            value = getattr(tokens, kind)
+            if value:
+                element.set(attribute, value)
+    return element
+
+
+def instruction_tokens(element: ET.Element) -> Tokens:
+    """The tokens an incoming instruction or revoke carries (empty Tokens when none)."""
+    return Tokens(**{kind: element.get(attribute, "") for kind, attribute in TOKEN_ATTRIBUTES.items()})
+
+
+def strip_tokens(element: ET.Element) -> ET.Element:
+    """The EFI document without our token attributes (a copy when there were any)."""
+    if not any(attribute in element.attrib for attribute in TOKEN_ATTRIBUTES.values()):
+        return element
+    clean = copy.copy(element)  # shallow: the children are shared, only the root's attributes change
+    clean.attrib = {k: v for k, v in element.attrib.items() if k not in TOKEN_ATTRIBUTES.values()}
+    return clean
 
 
 class PayloadTooLarge(EfiValidationError):
