@@ -70,9 +70,10 @@ acl:
     server: [{jids}]
 
 access_rules:
-  # components create the meas/, efi/ and alarms/ nodes; users keep the default (local users)
+  # only the components create nodes (meas/, efi/, alarms/): a user could otherwise squat a
+  # device's node, and ejabberd auto-creates a node, owned by the publisher, on first publish
   pubsub_createnode:
-    - allow: local
+    - allow: admin
     - allow: iot_components
 
 modules:
@@ -112,6 +113,7 @@ network_settings = {{ nagle = false }} -- otherwise ~40 ms stalls on small stanz
 Component "{pubsub_host}" "pubsub"
   admins = {{ {admins} }}
   pubsub_max_items = 1000
+  expose_publisher = true  -- items say who published them: the sensor-data component checks it
 
 {sections}-- Use a fast storage for pub/sub items (sql or memory), not the default file store, which
 -- rewrites the item archive on every publish (about 13x slower).

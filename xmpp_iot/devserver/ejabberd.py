@@ -138,8 +138,8 @@ access_rules:
     allow: admin
   register:
     allow: all
-  pubsub_createnode:
-    - allow: local
+  pubsub_createnode:       # not users: a device could squat another's meas/ node (and ejabberd
+    - allow: admin         # auto-creates a node on first publish, owned by the publisher)
     - allow: iot_components
   trusted_network:
     allow: loopback

@@ -49,6 +49,8 @@ def wiring_flags(
         args += ["--pubsub", pubsub_jid]
         if "provisioning" in running:
             args += ["--provisioning", jid("provisioning")]
+        else:  # no one to ask: every account of the domain may read (said so at start-up)
+            args += ["--open-to-domain"]
     return args
 
 
