@@ -18,6 +18,7 @@ A ``set`` in a message gets no answer, per the XEP; its errors are only logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,11 +33,12 @@ from slixmpp.xmlstream.handler import CoroutineCallback
 from ..discovery.model import NodeRef
 from ..errors import BadRequest, Forbidden, InternalServerError, ProtocolError, from_iq_error, reply_error
 from ..sensordata.matcher import ChildMatcher
+from ..sensordata.wire import Outbox, Replies, attr
 from ..trust import ControlRequest, Tokens, TrustGate
 from .device import ControlDevice
 from .form import ParameterInfo, parse_form, submit_form, submitted_values
 from .model import NS, ParameterValue, check_unique
-from .stanza import register_stanzas
+from .stanza import read_nodes, register_stanzas
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +71,20 @@ class XEP_0325(BasePlugin):
         register_stanzas()
         self.device: ControlDevice | None = None
         self.gate: TrustGate | None = None
+        self.outbox = Outbox(self.xmpp)
+        self._replies = Replies()
+        self._iq_tag = f"{{{self.xmpp.default_ns}}}iq"
+        self._background: set[asyncio.Task] = set()
+        # the hot path: IQ ``set``s and their answers are taken off the stream before slixmpp
+        # matches them against every handler (the handlers below see the rest)
+        self.xmpp.add_filter("in", self._filter_in)
         self.xmpp.register_handler(CoroutineCallback(
             "iot ctl iq", ChildMatcher("iq", ("get", "set"), NS, ("set", "getForm")), self._on_iq))
         self.xmpp.register_handler(CoroutineCallback(
             "iot ctl msg", ChildMatcher("message", ("normal", "chat", "headline"), NS, ("set",)), self._on_message))
 
     def plugin_end(self) -> None:
+        self.xmpp.del_filter("in", self._filter_in)
         for name in ("iot ctl iq", "iot ctl msg"):
             self.xmpp.remove_handler(name)
         self.xmpp.plugin["xep_0030"].del_feature(feature=NS)
@@ -87,6 +97,23 @@ class XEP_0325(BasePlugin):
         self.gate = gate
         self.xmpp.plugin["xep_0030"].add_feature(NS)
 
+    def _filter_in(self, stanza):
+        """Incoming filter: handle our own IQs at once (see plugin_init); pass on the rest."""
+        xml = stanza.xml
+        if xml.tag != self._iq_tag:
+            return stanza
+        kind = xml.get("type")
+        if kind == "result" or kind == "error":
+            return None if self._replies.take(stanza) else stanza
+        if kind == "set" and self.device is not None:
+            for child in xml:
+                if child.tag == _SET:
+                    task = asyncio.ensure_future(self._on_iq(stanza))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+                    return None
+        return stanza
+
     async def _on_iq(self, iq: Iq) -> None:
         try:
             if iq["type"] == "get" and iq.xml.find(f"{{{NS}}}getForm") is not None:
@@ -94,10 +121,9 @@ class XEP_0325(BasePlugin):
                 reply.append(await self._form(iq))  # type: ignore[arg-type]
             elif iq["type"] == "set" and iq.xml.find(f"{{{NS}}}set") is not None:
                 result = await self._set(iq, iq["from"])
-                reply = iq.reply(clear=True)
-                response = reply["ctl_set_response"]
-                response["nodes"] = result.nodes
-                response["parameters"] = result.parameters
+                self.outbox.send(self.outbox.iq_result(iq, _set_response_xml(result)))
+                self.outbox.flush()
+                return
             else:
                 raise BadRequest("getForm is an iq get, set an iq set")
         except ProtocolError as exc:
@@ -186,6 +212,8 @@ class XEP_0325(BasePlugin):
         message form (no answer, returns an empty result); ``as_form=True`` submits a data form instead."""
         params = [ParameterValue.of(k, v) for k, v in values.items()] if isinstance(values, Mapping) else list(values)
         node_refs = [n if isinstance(n, NodeRef) else NodeRef(n) for n in nodes]
+        if not message and not as_form:
+            return await self._set_iq(JID(str(jid)), params, node_refs, tokens, timeout or self.timeout)
         if message:
             stanza = self.xmpp.make_message(mto=JID(str(jid)), mfrom=self._own_jid())
         else:
@@ -207,6 +235,34 @@ class XEP_0325(BasePlugin):
         response = reply["ctl_set_response"]
         return SetResult(response["nodes"], response["parameters"])
 
+    async def _set_iq(self, target: JID, params: list[ParameterValue], nodes: list[NodeRef], tokens: Tokens,
+                      timeout: float) -> SetResult:
+        """The typed IQ ``set``, written as text; its answer is taken off the stream by id."""
+        body = _set_xml(params, nodes, tokens)  # before anything is registered: bad values raise here
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Iq] = loop.create_future()
+        iq_id = self.outbox.new_id()
+        self._replies.expect(iq_id, lambda iq: answer.done() or answer.set_result(iq))
+        own = self._own_jid()
+        self.outbox.send(self.outbox.stanza("iq", body, ours=own.full if own else "", theirs=target.full, id=iq_id,
+                                            type="set"))
+        self.outbox.flush()
+        timer = loop.call_later(timeout, lambda: answer.done() or answer.set_exception(IqTimeout(None)))
+        try:
+            reply = await answer
+        except IqTimeout as exc:
+            raise from_iq_error(exc) from None
+        finally:
+            timer.cancel()
+            self._replies.forget(iq_id)
+        if reply.xml.get("type") == "error":
+            raise from_iq_error(IqError(reply))
+        response = reply.xml.find(_SET_RESPONSE)
+        if response is None:
+            return SetResult()
+        return SetResult(read_nodes(response),
+                         tuple(p.get("name", "") for p in response.findall(f"{{{NS}}}parameter")))
+
     async def get_form(self, jid: str | JID, *, nodes: Iterable[NodeRef | str] = (), tokens: Tokens = NO_TOKENS,
                        timeout: float | None = None) -> dict[str, ParameterInfo]:
         """The device's control form as typed parameter descriptions, in the device's order."""
@@ -222,6 +278,33 @@ class XEP_0325(BasePlugin):
         if x is None:
             raise BadRequest("the device answered getForm without a form")
         return parse_form(x)
+
+
+_SET = f"{{{NS}}}set"
+_SET_RESPONSE = f"{{{NS}}}setResponse"
+
+
+def _node_xml(node: NodeRef) -> str:
+    return "<node" + "".join(f' {k}="{attr(v)}"' for k, v in node.attributes().items()) + "/>"
+
+
+def _set_xml(params: Iterable[ParameterValue], nodes: Iterable[NodeRef], tokens: Tokens) -> str:
+    """``<set/>`` with typed values, as :class:`~.stanza.Set` writes it."""
+    head = f'<set xmlns="{NS}"'
+    for name, token in (("serviceToken", tokens.service), ("deviceToken", tokens.device),
+                        ("userToken", tokens.user)):
+        if token:
+            head += f' {name}="{attr(token)}"'
+    body = "".join(_node_xml(n) for n in nodes)
+    body += "".join(f'<{p.type} name="{attr(p.name)}" value="{attr(p.lexical)}"/>' for p in params)
+    return f"{head}>{body}</set>"
+
+
+def _set_response_xml(result: SetResult) -> str:
+    """``<setResponse/>``: empty when done as asked, else the nodes and parameters used."""
+    body = "".join(_node_xml(n) for n in result.nodes)
+    body += "".join(f'<parameter name="{attr(name)}"/>' for name in result.parameters)
+    return f'<setResponse xmlns="{NS}">{body}</setResponse>' if body else f'<setResponse xmlns="{NS}"/>'
 
 
 register_plugin(XEP_0325)

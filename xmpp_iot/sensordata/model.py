@@ -149,6 +149,18 @@ class Field:
                 raise ValueError(f"{value} is out of the {self.type.value} range [{low}, {high}]")
 
     @classmethod
+    def unchecked(cls, name: str, type: ValueType, value: object, timestamp: datetime, node: NodeRef, unit: str,
+                  nr_decimals: int | None, types: frozenset[str], qos: frozenset[str], writable: bool | None,
+                  module: str, string_ids: str) -> Field:
+        """A field from values already checked (by the wire parser): no ``__post_init__`` pass.
+        Every attribute is given, in declaration order."""
+        f = object.__new__(cls)
+        for setter, v in zip(_SLOT_SETTERS, (name, type, value, timestamp, node, unit, nr_decimals, types, qos,
+                                             writable, module, string_ids), strict=True):
+            setter(f, v)
+        return f
+
+    @classmethod
     def of(cls, name: str, value: object, timestamp: datetime | None = None, **kwargs: object) -> Field:
         """A field whose value type follows from the Python value: bool → boolean, int → int (long when
         it needs 64 bits), float → numeric, str → string, datetime/date/time/timedelta → dateTime/date/
@@ -167,6 +179,9 @@ class Field:
             return self.value.value
         return format_value(self.type.value, self.value, self.nr_decimals)
 
+
+#: slot descriptors' setters: they bypass the frozen __setattr__ (for Field.unchecked)
+_SLOT_SETTERS = tuple(getattr(Field, name).__set__ for name in Field.__slots__)
 
 _PYTHON_TYPES: dict[ValueType, type | tuple[type, ...]] = {
     ValueType.BOOLEAN: bool,

@@ -44,10 +44,12 @@ from ..errors import (
     reply_error,
 )
 from ..trust import ReadDecision, ReadRequest, Tokens, TrustGate
+from .eager import start_eagerly
 from .matcher import ChildMatcher
 from .model import FIELD_TYPES, HISTORICAL_TYPES, NO_TOKENS, NS, Field, NodeRef, ReadoutError, ReadoutRequest
 from .source import ReadoutSource
-from .stanza import read_errors, read_fields, register_stanzas, write_errors, write_fields
+from .stanza import errors_xml, fields_xml, read_errors, read_fields, register_stanzas, req_xml
+from .wire import Outbox, Replies
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,9 @@ class PendingReadout:
         try:
             return await asyncio.wait_for(asyncio.shield(self._done), timeout)
         except TimeoutError:
+            if not self.accepted.is_set():  # not even accepted: there is nothing to cancel
+                self.plugin._pending.pop((self.target.bare, self.seqnr), None)
+                raise RemoteServerTimeout(f"readout {self.seqnr} from {self.target}: no answer in {timeout} s") from None
             # tell the device to stop, without making the caller wait for a device that may be gone
             task = asyncio.create_task(self.cancel(quiet=True))
             self.plugin._background.add(task)
@@ -121,6 +126,17 @@ class PendingReadout:
             self._done.cancel()  # a task awaiting result() sees CancelledError
 
     # -- messages from the device ------------------------------------------------------------
+    def _on_reply(self, iq: Iq) -> None:
+        """The IQ answer to the ``req`` (for :meth:`XEP_0323.read`)."""
+        if iq.xml.get("type") == "error":
+            self.plugin._pending.pop((self.target.bare, self.seqnr), None)
+            if not self._done.done():
+                self._done.set_exception(from_iq_error(IqError(iq)))
+            return
+        accepted = iq.xml.find(_ACCEPTED)
+        self.readout.queued = accepted is not None and accepted.get("queued") in ("true", "1")
+        self.accepted.set()
+
     def _on_started(self) -> None:
         self.accepted.set()
         self.readout.started = True
@@ -147,7 +163,8 @@ class PendingReadout:
 @dataclass
 class _Active:
     request: ReadoutRequest
-    task: asyncio.Task | None = None
+    task: asyncio.Task | None = None  # None while the readout has not waited for anything yet
+    expired: bool = False  # cancelled because it ran longer than max_readout_seconds
 
 
 class XEP_0323(BasePlugin):
@@ -174,7 +191,17 @@ class XEP_0323(BasePlugin):
         self._running = asyncio.Semaphore(self.max_concurrent)
         self._pending: dict[tuple[str, int], PendingReadout] = {}
         self._background: set[asyncio.Task] = set()
+        self._starting: _Active | None = None  # the readout accepted by the eager first step
+        self._eager = False  # True while a request's first step runs outside its task
         self._seqnr = itertools.count(1)
+        self.outbox = Outbox(self.xmpp)
+        self._replies = Replies()
+        self._iq_tag = f"{{{self.xmpp.default_ns}}}iq"
+        self._message_tag = f"{{{self.xmpp.default_ns}}}message"
+        # the hot path: our stanzas are taken off the stream before slixmpp matches them against
+        # every registered handler (the handlers below see the rest: requests while not serving,
+        # messages of readouts we do not know)
+        self.xmpp.add_filter("in", self._filter_in)
         self.xmpp.register_handler(CoroutineCallback(
             "iot sd iq", ChildMatcher("iq", ("get", "set"), NS, ("req", "cancel")), self._on_iq))
         self.xmpp.register_handler(Callback(
@@ -182,6 +209,7 @@ class XEP_0323(BasePlugin):
                                            ("started", "fields", "failure", "done")), self._on_message))
 
     def plugin_end(self) -> None:
+        self.xmpp.del_filter("in", self._filter_in)
         for name in ("iot sd iq", "iot sd message"):
             self.xmpp.remove_handler(name)
         for active in self._active.values():
@@ -199,6 +227,42 @@ class XEP_0323(BasePlugin):
         self.gate = gate
         self.xmpp.plugin["xep_0030"].add_feature(NS)
 
+    def _filter_in(self, stanza):
+        """Incoming filter: handle our own stanzas at once (see plugin_init); pass on the rest."""
+        xml = stanza.xml
+        tag = xml.tag
+        if tag == self._iq_tag:
+            kind = xml.get("type")
+            if kind == "result" or kind == "error":
+                return None if self._replies.take(stanza) else stanza
+            if self.source is not None and (kind == "get" or kind == "set"):
+                for child in xml:
+                    if child.tag == _REQ or child.tag == _CANCEL:
+                        self._dispatch_iq(stanza, child.tag == _CANCEL)
+                        return None
+        elif tag == self._message_tag and self._pending and xml.get("type") != "error":
+            for child in xml:
+                if child.tag in _MESSAGE_TAGS:
+                    return None if self._on_message(stanza) else stanza
+        return stanza
+
+    def _dispatch_iq(self, iq: Iq, cancel: bool) -> None:
+        if cancel:
+            self._on_cancel(iq)
+            return
+        # most readouts are done before this returns; one that waits continues in a task
+        self._starting, self._eager = None, True
+        try:
+            task = start_eagerly(self._on_req(iq))
+        finally:
+            self._eager = False
+        active, self._starting = self._starting, None
+        if task is not None:
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            if active is not None and active.task is None:
+                active.task = task  # so that cancel can stop it
+
     async def _on_iq(self, iq: Iq) -> None:
         if iq.xml.find(f"{{{NS}}}cancel") is not None:
             self._on_cancel(iq)
@@ -208,8 +272,9 @@ class XEP_0323(BasePlugin):
     async def _on_req(self, iq: Iq) -> None:
         """Answer the IQ, then run the readout in this same task (slixmpp gives every coroutine
         handler its own task; ``cancel`` cancels it)."""
+        sender, to = iq["to"], iq["from"]  # JIDs are parsed at each access: once here
         try:
-            reply, active, queued = await self._accept(iq)
+            active, queued = await self._accept(iq, str(to))
         except ProtocolError as exc:
             log.info("%s: readout from %s refused: %s %s", iq["to"], iq["from"], exc.condition, exc.text)
             reply_error(iq, exc).send()
@@ -218,13 +283,15 @@ class XEP_0323(BasePlugin):
             log.exception("%s: readout %s failed", iq["to"], iq["id"])
             reply_error(iq, InternalServerError("unexpected failure")).send()
             return
-        reply.send()
-        await self._run(iq["to"], iq["from"], active, queued)
+        flag = ' queued="true"' if queued else ""
+        self.outbox.send(self.outbox.stanza("iq", f'<accepted xmlns="{NS}" seqnr="{active.request.seqnr}"{flag}/>',
+                                            ours=sender.full, theirs=to.full, id=iq.xml.get("id", ""), type="result"))
+        await self._run(sender, to, active, queued)
+        self.outbox.flush()  # a readout done in one go: <accepted/> and <fields/> leave in one write
 
-    async def _accept(self, iq: Iq) -> tuple[Iq, _Active, bool]:
+    async def _accept(self, iq: Iq, requester: str) -> tuple[_Active, bool]:
         if self.source is None or self.gate is None:
             raise Forbidden("this entity serves no sensor data")
-        requester = str(iq["from"])
         try:
             request = iq["sd_req"].to_request(requester)
         except ValueError as exc:
@@ -238,17 +305,15 @@ class XEP_0323(BasePlugin):
         key = (requester, request.seqnr)
         if key in self._active:
             raise Conflict(f"readout {request.seqnr} is already in progress")
-        if sum(1 for k in self._active if k[0] == requester) >= self.max_active_per_requester:
+        if len(self._active) >= self.max_active_per_requester and sum(
+                1 for k in self._active if k[0] == requester) >= self.max_active_per_requester:
             raise ResourceConstraint("too many readouts in progress; wait for one to finish")
         request = await self._decide(request)
         if key in self._active:  # a duplicate that arrived while we awaited the gate
             raise Conflict(f"readout {request.seqnr} is already in progress")
         queued = self._running.locked() or (request.when is not None and _utc(request.when) > datetime.now(UTC))
-        active = self._active[key] = _Active(request, asyncio.current_task())
-        reply = iq.reply(clear=True)
-        reply["sd_accepted"]["seqnr"] = request.seqnr
-        reply["sd_accepted"]["queued"] = queued
-        return reply, active, queued
+        active = self._active[key] = self._starting = _Active(request, None if self._eager else asyncio.current_task())
+        return active, queued
 
     async def _decide(self, request: ReadoutRequest) -> ReadoutRequest:
         """Ask the gate; let the source check the request as asked (unknown nodes/fields); then narrow
@@ -260,6 +325,8 @@ class XEP_0323(BasePlugin):
         if not decision.allowed:
             raise Forbidden("access denied")
         await self.source.check(request)
+        if decision.nodes is None and decision.field_names is None and decision.field_types is None:
+            return request  # allowed as asked
         nodes, names, types = request.nodes, request.field_names, request.types
         if decision.nodes is not None:
             nodes = tuple(n for n in nodes if n in decision.nodes) if nodes else tuple(decision.nodes)
@@ -285,56 +352,63 @@ class XEP_0323(BasePlugin):
                     await asyncio.sleep(delay)
             async with self._running:
                 if queued:
-                    self._message(sender, to, "sd_started", seqnr).send()
+                    self._send_message(sender, to, "started", seqnr)
                 assert self.source is not None
                 # each message is held back until the next one exists, so the last one can carry
                 # done='true' (XEP-0323 §3: saves the separate <done/>, and older clients need it)
-                held: list[tuple[Message, str]] = []
+                held: tuple[str, str] | None = None  # (element name, content)
+                # not asyncio.timeout: the first step may run outside a task (see eager.py)
+                timer = asyncio.get_running_loop().call_later(self.max_readout_seconds, _expire, active)
                 try:
-                    async with asyncio.timeout(self.max_readout_seconds):
-                        async for item in self.source.readout(request):
-                            if isinstance(item, ReadoutError):
-                                msg, kind = self._message(sender, to, "sd_failure", seqnr), "sd_failure"
-                                write_errors(msg["sd_failure"].xml, [item])
-                            else:
-                                wanted = [f for f in item if request.wants(f)]
-                                if not wanted:
-                                    continue
-                                msg, kind = self._message(sender, to, "sd_fields", seqnr), "sd_fields"
-                                write_fields(msg["sd_fields"].xml, wanted)
-                            if held:
-                                held.pop()[0].send()
-                            held.append((msg, kind))
-                except TimeoutError:
+                    async for item in self.source.readout(request):
+                        if isinstance(item, ReadoutError):
+                            kind, content = "failure", errors_xml([item])
+                        else:
+                            wanted = [f for f in item if request.wants(f)]
+                            if not wanted:
+                                continue
+                            kind, content = "fields", fields_xml(wanted)
+                        if held:
+                            self._send_message(sender, to, *held, seqnr=seqnr)
+                        held = (kind, content)
+                except asyncio.CancelledError:
+                    if not active.expired:
+                        raise
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
                     log.warning("%s: readout %s of %s stopped after %s s", sender, seqnr, to, self.max_readout_seconds)
                     if held:
-                        held.pop()[0].send()
-                    msg = self._message(sender, to, "sd_failure", seqnr)
-                    write_errors(msg["sd_failure"].xml, [ReadoutError(
-                        NodeRef(), f"readout stopped: it took longer than {self.max_readout_seconds} s")])
-                    held.append((msg, "sd_failure"))
+                        self._send_message(sender, to, *held, seqnr=seqnr)
+                    held = ("failure", errors_xml([ReadoutError(
+                        NodeRef(), f"readout stopped: it took longer than {self.max_readout_seconds} s")]))
+                finally:
+                    timer.cancel()
                 if held:
-                    last, kind = held.pop()
-                    last[kind]["done"] = True
-                    last.send()
+                    self._send_message(sender, to, *held, seqnr=seqnr, done=True)
                 else:
-                    self._message(sender, to, "sd_done", seqnr).send()
+                    self._send_message(sender, to, "done", seqnr)
         except asyncio.CancelledError:
             log.info("%s: readout %s of %s cancelled", sender, seqnr, to)
             raise
         except Exception as exc:
             log.exception("%s: readout %s of %s failed", sender, seqnr, to)
-            msg = self._message(sender, to, "sd_failure", seqnr)
-            msg["sd_failure"]["done"] = True
-            write_errors(msg["sd_failure"].xml, [ReadoutError(NodeRef(), f"readout failed: {type(exc).__name__}")])
-            msg.send()
+            self._send_message(sender, to, "failure", errors_xml(
+                [ReadoutError(NodeRef(), f"readout failed: {type(exc).__name__}")]), seqnr=seqnr, done=True)
         finally:
             self._active.pop((str(to), seqnr), None)
 
-    def _message(self, sender: JID, to: JID, kind: str, seqnr: int) -> Message:
-        msg = self.xmpp.make_message(mto=to, mfrom=sender)
-        msg[kind]["seqnr"] = seqnr
-        return msg
+    def _send_message(self, sender: JID, to: JID, kind: str, content: str | int = "", *, seqnr: int = 0,
+                      done: bool = False) -> None:
+        """Send ``<message><kind seqnr=''>content</kind></message>`` (``content`` may be the seqnr
+        for the empty elements: ``_send_message(a, b, "started", 4)``)."""
+        if isinstance(content, int):
+            content, seqnr = "", content
+        flag = ' done="true"' if done else ""
+        head = f'<{kind} xmlns="{NS}" seqnr="{seqnr}"{flag}'
+        body = f"{head}>{content}</{kind}>" if content else f"{head}/>"
+        self.outbox.send(self.outbox.stanza("message", body, ours=sender.full, theirs=to.full,
+                                            id=self.outbox.new_id()))
 
     def _on_cancel(self, iq: Iq) -> None:
         try:
@@ -371,20 +445,8 @@ class XEP_0323(BasePlugin):
         ``types`` are field-type flags (``momentary``, ``historicalHour`` …; ``historical`` = every
         historical type; empty = all). The result arrives later: ``await pending.result()``.
         """
-        target = JID(str(jid))
-        flags = set(types)
-        if "historical" in flags:
-            flags.discard("historical")
-            flags.update(HISTORICAL_TYPES)
-        if unknown := flags - set(FIELD_TYPES):
-            raise ValueError(f"unknown field types {sorted(unknown)}")
-        request = ReadoutRequest(
-            requester=str(self.xmpp.boundjid), seqnr=next(self._seqnr),
-            nodes=tuple(n if isinstance(n, NodeRef) else NodeRef(n) for n in nodes),
-            field_names=tuple(fields), types=frozenset(flags or FIELD_TYPES), from_=from_, to=to, when=when,
-            tokens=tokens)
-        pending = PendingReadout(self, target, request)
-        self._pending[(target.bare, request.seqnr)] = pending
+        pending = self._new_pending(jid, nodes, fields, types, from_, to, when, tokens)
+        target, request = pending.target, pending.request
         iq = self.xmpp.make_iq_get(ito=target, ifrom=self._own_jid())
         iq["sd_req"].from_request(request)
         try:
@@ -399,31 +461,60 @@ class XEP_0323(BasePlugin):
     async def read(self, jid: str | JID, *, nodes: Iterable[NodeRef | str] = (), fields: Iterable[str] = (),
                    types: Iterable[str] = (), from_: datetime | None = None, to: datetime | None = None,
                    when: datetime | None = None, tokens: Tokens = NO_TOKENS, timeout: float = 30.0) -> Readout:
-        """Read fields from a device and wait for ``done``: the whole XEP-0323 exchange in one call."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        pending = await self.request(jid, nodes=nodes, fields=fields, types=types, from_=from_, to=to, when=when,
-                                     tokens=tokens, timeout=timeout)
-        return await pending.result(max(0.0, deadline - loop.time()))
+        """Read fields from a device and wait for ``done``: the whole XEP-0323 exchange in one call.
+
+        The ``req`` is written as text and its IQ answer taken off the stream by id (see
+        :class:`~xmpp_iot.sensordata.wire.Replies`): no stanza objects or handlers per readout."""
+        pending = self._new_pending(jid, nodes, fields, types, from_, to, when, tokens)
+        iq_id = self.outbox.new_id()
+        self._replies.expect(iq_id, pending._on_reply)
+        own = self._own_jid()
+        self.outbox.send(self.outbox.stanza("iq", req_xml(pending.request), ours=own.full if own else "",
+                                            theirs=pending.target.full, id=iq_id, type="get"))
+        self.outbox.flush()
+        try:
+            return await pending.result(timeout)
+        finally:
+            self._replies.forget(iq_id)
+
+    def _new_pending(self, jid: str | JID, nodes: Iterable[NodeRef | str], fields: Iterable[str],
+                     types: Iterable[str], from_: datetime | None, to: datetime | None, when: datetime | None,
+                     tokens: Tokens) -> PendingReadout:
+        target = JID(str(jid))
+        flags = set(types)
+        if "historical" in flags:
+            flags.discard("historical")
+            flags.update(HISTORICAL_TYPES)
+        if unknown := flags - _FIELD_TYPE_SET:
+            raise ValueError(f"unknown field types {sorted(unknown)}")
+        request = ReadoutRequest(
+            requester=str(self.xmpp.boundjid), seqnr=next(self._seqnr),
+            nodes=tuple(n if isinstance(n, NodeRef) else NodeRef(n) for n in nodes),
+            field_names=tuple(fields), types=frozenset(flags) if flags else _ALL_TYPES, from_=from_, to=to,
+            when=when, tokens=tokens)
+        pending = PendingReadout(self, target, request)
+        self._pending[(target.bare, request.seqnr)] = pending
+        return pending
 
     def _own_jid(self) -> JID | None:
         """A component must name itself in ``from`` (ejabberd drops its stanzas otherwise); a client
         leaves it to the server."""
         return self.xmpp.boundjid if self.xmpp.is_component else None
 
-    def _on_message(self, msg: Message) -> None:
+    def _on_message(self, msg: Message) -> bool:
+        """Handle a started/fields/failure/done message; False when it is for no readout of ours."""
         el = msg.xml.find(f"{{{NS}}}*")
         if el is None:
-            return
+            return False
         kind = el.tag.rpartition("}")[2]
         try:
             seqnr = int(el.get("seqnr", ""))
         except ValueError:
-            return
+            return False
         pending = self._pending.get((msg["from"].bare, seqnr))
         if pending is None:
             log.debug("%s: %s for unknown readout %s from %s", self.xmpp.boundjid, kind, seqnr, msg["from"])
-            return
+            return False
         done = el.get("done") in ("true", "1")
         try:
             if kind == "started":
@@ -437,6 +528,22 @@ class XEP_0323(BasePlugin):
         except ValueError as exc:
             log.warning("%s: malformed %s from %s: %s", self.xmpp.boundjid, kind, msg["from"], exc)
             pending._on_failure([ReadoutError(NodeRef(), f"malformed {kind}: {exc}")], True)
+        return True
+
+
+_FIELD_TYPE_SET = frozenset(FIELD_TYPES)
+_ALL_TYPES = frozenset(FIELD_TYPES)
+_ACCEPTED = f"{{{NS}}}accepted"
+_REQ = f"{{{NS}}}req"
+_CANCEL = f"{{{NS}}}cancel"
+_MESSAGE_TAGS = frozenset(f"{{{NS}}}{name}" for name in ("started", "fields", "failure", "done"))
+
+
+def _expire(active: _Active) -> None:
+    """Stop a readout that runs longer than max_readout_seconds (it ends with a failure, done)."""
+    if active.task is not None and not active.task.done():
+        active.expired = True
+        active.task.cancel()
 
 
 def _utc(ts: datetime) -> datetime:

@@ -172,7 +172,10 @@ class DeviceSource:
                             continue
                         if not (spec.types & request.types):
                             continue
-                        batch.append(spec.field(await _call(spec.read), node, now))
+                        value = spec.read()
+                        if type(value) not in _PLAIN and inspect.isawaitable(value):  # most sensors answer at once
+                            value = await value
+                        batch.append(spec.field(value, node, now))
                         if len(batch) >= self.batch_size:
                             yield batch
                             batch = []
@@ -212,9 +215,12 @@ class DeviceSource:
         return selected
 
 
+_PLAIN = frozenset({float, int, str, bool})
+
+
 async def _call(read: Reader) -> object:
     value = read()
-    if inspect.isawaitable(value):
+    if type(value) not in _PLAIN and inspect.isawaitable(value):  # most sensors answer at once
         value = await value
     return value
 

@@ -24,8 +24,10 @@ A readout, as the XEP's §3.6 example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from xml.etree.ElementTree import Element, SubElement
 
 from slixmpp import Iq, Message
@@ -38,7 +40,6 @@ from .model import (
     HISTORICAL_TYPES,
     NS,
     QOS_FLAGS,
-    VALUE_TYPES,
     EnumValue,
     Field,
     ReadoutError,
@@ -46,6 +47,8 @@ from .model import (
     ValueType,
 )
 from .values import decimals_of, format_value, parse_value
+from .wire import attr as xml_attr
+from .wire import text as xml_text
 
 __all__ = [
     "Accepted",
@@ -56,15 +59,20 @@ __all__ = [
     "Fields",
     "Req",
     "Started",
+    "errors_xml",
+    "fields_xml",
     "read_errors",
     "read_fields",
     "register_stanzas",
+    "req_xml",
     "write_errors",
     "write_fields",
 ]
 
 _TRUE = {"true", "1"}
 _FIELD_TYPE_SET = frozenset(FIELD_TYPES)
+_HISTORICAL_SET = frozenset(HISTORICAL_TYPES)
+_REQ_FLAGS = frozenset((*FIELD_TYPES, "historical", "all"))
 _QOS_SET = frozenset(QOS_FLAGS)
 _ORDER = {name: i for i, name in enumerate((*FIELD_TYPES, *QOS_FLAGS))}
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
@@ -93,11 +101,24 @@ class Req(_Seqnr):
     def to_request(self, requester: str) -> ReadoutRequest:
         """The request as a value; raises ValueError on malformed attributes (→ bad-request)."""
         x = self.xml
-        flags = {name for name in FIELD_TYPES if _flag(x, name)}
-        if _flag(x, "historical"):
-            flags.update(HISTORICAL_TYPES)
-        if _flag(x, "all") or not flags:
-            flags = set(FIELD_TYPES)
+        flags: set[str] = set()
+        every = False
+        for name, text in x.attrib.items():  # one pass over the attributes, not 17 lookups
+            if name not in _REQ_FLAGS:
+                continue
+            value = _BOOLS.get(text.strip())
+            if value is None:
+                raise ValueError(f"{name}: {text!r} is not a boolean")
+            if not value:
+                continue
+            if name == "all":
+                every = True
+            elif name == "historical":
+                flags.update(HISTORICAL_TYPES)
+            else:
+                flags.add(name)
+        if every or not flags:
+            flags = _FIELD_TYPE_SET  # type: ignore[assignment]
         nodes = tuple(
             NodeRef(n.get("nodeId", ""), n.get("sourceId", ""), n.get("cacheType", ""))
             for n in x.findall(f"{{{NS}}}node")
@@ -109,7 +130,7 @@ class Req(_Seqnr):
             raise ValueError("a <field/> needs a name")
         return ReadoutRequest(
             requester=requester,
-            seqnr=self["seqnr"],
+            seqnr=parse_seqnr(x.get("seqnr")),
             nodes=nodes,
             field_names=names,
             types=frozenset(flags),
@@ -144,6 +165,30 @@ class Req(_Seqnr):
             SubElement(x, f"{{{NS}}}node", node.attributes())
         for name in request.field_names:
             SubElement(x, f"{{{NS}}}field", {"name": name})
+
+
+def req_xml(request: ReadoutRequest) -> str:
+    """What :meth:`Req.from_request` writes, as XML text."""
+    out = f'<req xmlns="{NS}" seqnr="{int(request.seqnr)}"'
+    types = request.types
+    if types >= _FIELD_TYPE_SET:
+        out += ' all="true"'
+    else:
+        if types >= _HISTORICAL_SET:
+            out += ' historical="true"'
+            types = types - _HISTORICAL_SET
+        out += "".join(f' {name}="true"' for name in FIELD_TYPES if name in types)
+    for name, value in (("from", request.from_), ("to", request.to), ("when", request.when)):
+        if value is not None:
+            out += f' {name}="{format_value("dateTime", value)}"'
+    for name, token in (("serviceToken", request.tokens.service), ("deviceToken", request.tokens.device),
+                        ("userToken", request.tokens.user)):
+        if token:
+            out += f' {name}="{xml_attr(token)}"'
+    children = ["<node" + "".join(f' {k}="{xml_attr(v)}"' for k, v in node.attributes().items()) + "/>"
+                for node in request.nodes]
+    children += [f'<field name="{xml_attr(name)}"/>' for name in request.field_names]
+    return f"{out}>{''.join(children)}</req>" if children else out + "/>"
 
 
 class Accepted(_Seqnr):
@@ -260,50 +305,142 @@ def _field_attributes(f: Field) -> dict[str, str]:
     return attrs
 
 
+def fields_xml(fields: Iterable[Field]) -> str:
+    """What :func:`write_fields` appends, as XML text (the responder's hot path)."""
+    nodes: dict[NodeRef, dict[str, list[str]]] = {}
+    last_ts: datetime | None = None
+    stamp = ""
+    for f in fields:
+        if f.timestamp is not last_ts:
+            last_ts = f.timestamp
+            stamp = format_value("dateTime", last_ts)
+        stamps = nodes.get(f.node)
+        if stamps is None:
+            stamps = nodes[f.node] = {}
+        items = stamps.get(stamp)
+        if items is None:
+            items = stamps[stamp] = []
+        items.append(_field_xml(f))
+    parts = []
+    for node, stamps in nodes.items():
+        parts.append(_node_open(node))
+        for stamp, items in stamps.items():
+            parts.append(f'<timestamp value="{stamp}">')
+            parts.extend(items)
+            parts.append("</timestamp>")
+        parts.append("</node>")
+    return "".join(parts)
+
+
+_TAG_NAMES = {v: v.value for v in ValueType}
+
+
+@lru_cache(maxsize=4096)
+def _node_open(node: NodeRef) -> str:
+    attrs = node.attributes() or {"nodeId": ""}
+    return "<node" + "".join(f' {k}="{xml_attr(v)}"' for k, v in attrs.items()) + ">"
+
+
+@lru_cache(maxsize=1024)
+def _flags_xml(types: frozenset[str], qos: frozenset[str]) -> str:
+    return "".join(f' {t}="true"' for t in (*sorted(types, key=_ORDER.__getitem__),
+                                            *sorted(qos, key=_ORDER.__getitem__)))
+
+
+def _field_xml(f: Field) -> str:
+    """One value element, with the attributes of :func:`_field_attributes` in the same order."""
+    kind = _TAG_NAMES[f.type]
+    if isinstance(f.value, EnumValue):
+        lexical = f.value.value
+    else:
+        lexical = format_value(kind, f.value, f.nr_decimals)
+    out = f'<{kind} name="{xml_attr(f.name)}"{_flags_xml(f.types, f.qos)} value="{xml_attr(lexical)}"'
+    if f.type is ValueType.NUMERIC:
+        out += f' unit="{xml_attr(f.unit)}"'
+    if isinstance(f.value, EnumValue):
+        out += f' dataType="{xml_attr(f.value.data_type)}"'
+    if f.writable is not None:
+        out += ' writable="true"' if f.writable else ' writable="false"'
+    if f.module:
+        out += f' module="{xml_attr(f.module)}"'
+    if f.string_ids:
+        out += f' stringIds="{xml_attr(f.string_ids)}"'
+    return out + "/>"
+
+
+def errors_xml(errors: Iterable[ReadoutError]) -> str:
+    """What :func:`write_errors` appends, as XML text."""
+    parts = []
+    for e in errors:
+        attrs = e.node.attributes() or {"nodeId": ""}
+        attrs["timestamp"] = format_value("dateTime", e.timestamp)
+        head = "".join(f' {k}="{xml_attr(v)}"' for k, v in attrs.items())
+        parts.append(f"<error{head}>{xml_text(e.message)}</error>")
+    return "".join(parts)
+
+
+_VALUE_TAGS = {f"{{{NS}}}{v.value}": v for v in ValueType}
+_NODE_TAG = f"{{{NS}}}node"
+_TIMESTAMP_TAG = f"{{{NS}}}timestamp"
+#: attribute -> (is a field type, flag) for the flags a value element may carry
+_FLAG_ATTRS = {**{t: (True, t) for t in FIELD_TYPES}, **{q: (False, q) for q in QOS_FLAGS},
+               "identification": (True, "identity")}  # the XEP's own examples spell `identity` this way
+_AUTOMATIC = frozenset({"automaticReadout"})
+_PLAIN_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")  # what devices write; anything else takes the general path
+
+
 def read_fields(parent: Element) -> list[Field]:
     """The fields of a ``<fields/>`` element; raises ValueError naming the first malformed one."""
     out: list[Field] = []
-    for node_el in parent.findall(f"{{{NS}}}node"):
+    for node_el in parent.iterfind(_NODE_TAG):
         node = NodeRef(node_el.get("nodeId", ""), node_el.get("sourceId", ""), node_el.get("cacheType", ""))
-        for ts_el in node_el.findall(f"{{{NS}}}timestamp"):
+        for ts_el in node_el.iterfind(_TIMESTAMP_TAG):
             stamp = parse_value("dateTime", ts_el.get("value", ""))
             for el in ts_el:
-                kind = el.tag.rpartition("}")[2]
-                if not el.tag.startswith(f"{{{NS}}}") or kind not in VALUE_TYPES:
+                kind = _VALUE_TAGS.get(el.tag)
+                if kind is None:
                     continue  # unknown extension elements are ignored, as XML extensibility asks
-                out.append(_read_field(el, ValueType(kind), node, stamp))
+                out.append(_read_field(el, kind, node, stamp))  # type: ignore[arg-type]
     return out
 
 
 def _read_field(el: Element, kind: ValueType, node: NodeRef, stamp: datetime) -> Field:
-    name = el.get("name", "")
-    text = el.get("value")
+    attrib = el.attrib
+    name = attrib.get("name", "")
+    text = attrib.get("value")
     if not name or text is None:
         raise ValueError(f"<{kind.value}/> field without name or value")
-    try:
-        value: object = parse_value(kind.value, text)
-    except ValueError as exc:
-        raise ValueError(f"field {name!r}: {exc}") from None
     nr_decimals = None
-    if kind is ValueType.NUMERIC:
-        nr_decimals = decimals_of(text)
+    if kind is ValueType.NUMERIC:  # the common case, in one step: value and number of decimals
+        stripped = text.strip()
+        if not _PLAIN_DECIMAL.fullmatch(stripped):
+            try:
+                value: object = parse_value("numeric", stripped)
+            except ValueError as exc:
+                raise ValueError(f"field {name!r}: {exc}") from None
+            nr_decimals = decimals_of(stripped)
+        else:
+            value = float(stripped)
+            nr_decimals = len(stripped) - stripped.index(".") - 1 if "." in stripped else 0
+    else:
+        try:
+            value = parse_value(_TAG_NAMES[kind], text)
+        except ValueError as exc:
+            raise ValueError(f"field {name!r}: {exc}") from None
     if kind is ValueType.ENUM:
-        value = EnumValue(text, el.get("dataType", ""))
+        value = EnumValue(text, attrib.get("dataType", ""))
     types: set[str] = set()
     qos: set[str] = set()
-    for attr, text in el.attrib.items():  # one pass over the attributes, not 28 lookups
-        if text in _TRUE:
-            if attr in _FIELD_TYPE_SET:
-                types.add(attr)
-            elif attr in _QOS_SET:
-                qos.add(attr)
-            elif attr == "identification":  # the XEP's own examples spell `identity` this way
-                types.add("identity")
-    writable = _BOOLS.get(el.get("writable", ""), None)
-    return Field(name=name, type=kind, value=value, timestamp=stamp, node=node, unit=el.get("unit", ""),
-                 nr_decimals=nr_decimals, types=frozenset(types),
-                 qos=frozenset(qos) or frozenset({"automaticReadout"}),  # XEP §7.8: no flag = automaticReadout
-                 writable=writable, module=el.get("module", ""), string_ids=el.get("stringIds", ""))
+    for attr, flag_text in attrib.items():  # one pass over the attributes, not 28 lookups
+        if flag_text in _TRUE:
+            flag = _FLAG_ATTRS.get(attr)
+            if flag is not None:
+                (types if flag[0] else qos).add(flag[1])
+    # the parser has checked value, type and range: no second validation in Field.__post_init__
+    return Field.unchecked(name, kind, value, stamp, node, attrib.get("unit", ""), nr_decimals, frozenset(types),
+                           frozenset(qos) if qos else _AUTOMATIC,  # XEP §7.8: no flag = automaticReadout
+                           _BOOLS.get(attrib.get("writable", ""), None), attrib.get("module", ""),
+                           attrib.get("stringIds", ""))
 
 
 def write_errors(parent: Element, errors: Iterable[ReadoutError]) -> None:
