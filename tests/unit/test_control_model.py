@@ -93,9 +93,24 @@ async def test_a_failing_write_rolls_back_the_earlier_ones():
         raise OSError("relay stuck")
 
     d.add_parameter("b", "int", write=broken, read=lambda: state["b"])
-    with pytest.raises(InternalServerError):
+    with pytest.raises(InternalServerError, match="nothing was changed"):
         await d.apply(d.plan([], [("int", "a", "10"), ("int", "b", "20")]))
     assert state == {"a": 1, "b": 2}
+
+
+async def test_a_write_that_cannot_be_undone_is_named_in_the_error():
+    """Without a read getter there is no old value to restore: the caller must be told."""
+    state = {"a": 1}
+    d = ControlDevice()
+    d.add_parameter("a", "int", write=lambda v: state.__setitem__("a", v))  # write-only
+
+    def broken(_v: object) -> None:
+        raise OSError("relay stuck")
+
+    d.add_parameter("b", "int", write=broken)
+    with pytest.raises(InternalServerError, match="could not be undone: a"):
+        await d.apply(d.plan([], [("int", "a", "10"), ("int", "b", "20")]))
+    assert state == {"a": 10}
 
 
 @pytest.mark.parametrize(("kind", "bounds", "good", "bad"), [

@@ -129,12 +129,20 @@ class ControlDevice:
             except Exception as exc:
                 log.warning("writing %s=%r failed (%s); rolling back %d write(s)", w.parameter.name, w.value, exc,
                             len(done))
+                kept = []  # writes that could not be undone: no read getter, or the undo failed
                 for prev, old in reversed(done):
-                    if old is not None:
-                        try:
-                            await _call(prev.parameter.write, old)
-                        except Exception:
-                            log.exception("rollback of %s failed", prev.parameter.name)
+                    if old is None:
+                        kept.append(prev.parameter.name)
+                        continue
+                    try:
+                        await _call(prev.parameter.write, old)
+                    except Exception:
+                        log.exception("rollback of %s failed", prev.parameter.name)
+                        kept.append(prev.parameter.name)
+                if kept:
+                    raise InternalServerError(
+                        f"setting {w.parameter.name} failed; these were set and could not be undone: "
+                        + ", ".join(reversed(kept))) from None
                 raise InternalServerError(f"setting {w.parameter.name} failed; nothing was changed") from None
             done.append((w, before))
 

@@ -19,8 +19,10 @@ messages from the address the request was sent to. ``cancel`` of an unknown read
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -177,7 +179,8 @@ class XEP_0323(BasePlugin):
         "timeout": 15.0,
         "max_nodes": 100,  # more nodes or fields in one req: bad-request (oversized request)
         "max_fields": 100,
-        "max_active_per_requester": 16,  # readouts in progress or queued per requester: resource-constraint
+        "max_active_per_requester": 16,  # readouts deciding, in progress or queued per bare JID: resource-constraint
+        "refusal_memory_seconds": 10.0,  # a refused bare JID is refused at once for this long (no gate round trip)
         "max_concurrent": 4,  # readouts running at once; more are queued (accepted queued='true')
         "max_readout_seconds": 300.0,  # a readout still running then ends with a failure (done)
         "max_when_seconds": 7 * 86400.0,  # `when` further ahead: bad-request (nothing waits forever)
@@ -188,6 +191,9 @@ class XEP_0323(BasePlugin):
         self.source: ReadoutSource | None = None
         self.gate: TrustGate | None = None
         self._active: dict[tuple[str, int], _Active] = {}
+        self._deciding: collections.Counter[str] = collections.Counter()  # bare JID -> gate questions open
+        # (bare JID, tokens) -> monotonic time until which the same request is refused at once
+        self._refused: dict[tuple[str, Tokens], float] = {}
         self._running = asyncio.Semaphore(self.max_concurrent)
         self._pending: dict[tuple[str, int], PendingReadout] = {}
         self._background: set[asyncio.Task] = set()
@@ -225,6 +231,7 @@ class XEP_0323(BasePlugin):
             raise ValueError("a trust gate is required (LocalPolicyGate for the local friends-only policy)")
         self.source = source
         self.gate = gate
+        self._refused.clear()  # refusals were the old gate's answers
         self.xmpp.plugin["xep_0030"].add_feature(NS)
 
     def _filter_in(self, stanza):
@@ -305,15 +312,32 @@ class XEP_0323(BasePlugin):
         key = (requester, request.seqnr)
         if key in self._active:
             raise Conflict(f"readout {request.seqnr} is already in progress")
-        if len(self._active) >= self.max_active_per_requester and sum(
-                1 for k in self._active if k[0] == requester) >= self.max_active_per_requester:
+        bare = JID(requester).bare
+        if self._refused.get((bare, request.tokens), 0.0) > time.monotonic():
+            raise Forbidden("access denied")
+        if self._deciding[bare] + (len(self._active) and sum(
+                1 for k in self._active if JID(k[0]).bare == bare)) >= self.max_active_per_requester:
             raise ResourceConstraint("too many readouts in progress; wait for one to finish")
-        request = await self._decide(request)
+        self._deciding[bare] += 1  # counted before the gate is awaited: parallel requests see it
+        try:
+            request = await self._decide(request)
+        finally:
+            self._deciding[bare] -= 1
+            if not self._deciding[bare]:
+                del self._deciding[bare]
         if key in self._active:  # a duplicate that arrived while we awaited the gate
             raise Conflict(f"readout {request.seqnr} is already in progress")
         queued = self._running.locked() or (request.when is not None and _utc(request.when) > datetime.now(UTC))
         active = self._active[key] = self._starting = _Active(request, None if self._eager else asyncio.current_task())
         return active, queued
+
+    def _remember_refusal(self, key: tuple[str, Tokens]) -> None:
+        """A refused requester is refused again at once for a while (unless it brings other tokens):
+        a stranger repeating its request must not cost a provisioning round trip every time."""
+        now = time.monotonic()
+        if len(self._refused) > 10_000:  # forget the expired; bounded by the requesters seen meanwhile
+            self._refused = {j: t for j, t in self._refused.items() if t > now}
+        self._refused[key] = now + self.refusal_memory_seconds
 
     async def _decide(self, request: ReadoutRequest) -> ReadoutRequest:
         """Ask the gate; let the source check the request as asked (unknown nodes/fields); then narrow
@@ -323,6 +347,7 @@ class XEP_0323(BasePlugin):
             requester=request.requester, nodes=request.nodes, field_names=request.field_names,
             field_types=request.types, tokens=request.tokens))
         if not decision.allowed:
+            self._remember_refusal((JID(request.requester).bare, request.tokens))
             raise Forbidden("access denied")
         await self.source.check(request)
         if decision.nodes is None and decision.field_names is None and decision.field_types is None:

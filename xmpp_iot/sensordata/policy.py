@@ -3,6 +3,8 @@
 XEP-0323 §9 and XEP-0325 §9: "communication should be restricted to friends". So the local policy is:
 a requester may read and control when its bare JID is in the explicit ``allow`` list, or when it is a
 roster friend of the device (subscription ``from`` or ``both``: the device shares its presence with it).
+Because friendship grants access, the gate turns off slixmpp's ``auto_authorize``: a subscription
+request is no longer approved just because it arrived (the device's code, or its installer, decides).
 Everyone else is refused with ``forbidden``. ``read_only`` JIDs may read but not control.
 ``read_fields`` and ``control_parameters`` restrict a JID to a subset (field names it may read,
 parameters it may set); the responders then answer with that subset only, as with provisioning.
@@ -34,6 +36,10 @@ class LocalPolicyGate:
         self.read_fields = {JID(j).bare: tuple(v) for j, v in (read_fields or {}).items()}
         self.control_parameters = {JID(j).bare: tuple(v) for j, v in (control_parameters or {}).items()}
         self.roster = roster and xmpp is not None and hasattr(xmpp, "client_roster")
+        if self.roster:
+            # slixmpp accepts every presence subscription by default, which would make anyone who
+            # asks a "friend". With friendship deciding access, the device approves subscribers itself.
+            xmpp.auto_authorize = False  # type: ignore[union-attr]
 
     async def is_friend(self, jid: str) -> bool:
         bare = JID(jid).bare
