@@ -125,6 +125,7 @@ def test_xep0323_mapping() -> None:
     assert f.name == "frequency" and f.unit == "Hz"
     assert {flag.value for flag in QualityFlag} == {
         "missing",
+        "inProgress",
         "automaticEstimate",
         "manualEstimate",
         "manualReadout",

@@ -113,9 +113,10 @@ class Quality(enum.Enum):
 
 
 class QualityFlag(enum.Enum):
-    """The QoS flags of XEP-0323 fields, spelled as there."""
+    """The QoS flags of XEP-0323 fields, spelled and ordered as there (the one list of them)."""
 
     MISSING = "missing"
+    IN_PROGRESS = "inProgress"
     AUTOMATIC_ESTIMATE = "automaticEstimate"
     MANUAL_ESTIMATE = "manualEstimate"
     MANUAL_READOUT = "manualReadout"

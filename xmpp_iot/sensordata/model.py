@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from elementpath.datatypes import Duration as XsDuration
 
 from ..discovery.model import NodeRef
+from ..measurement.model import QualityFlag
 from ..trust import Tokens
 from .values import INT_RANGE, LONG_RANGE, format_value
 
@@ -54,22 +55,7 @@ HISTORICAL_TYPES = (
 FIELD_TYPES = ("momentary", "peak", "status", "computed", "identity", *HISTORICAL_TYPES)
 
 #: QoS flags in the XEP's order of importance
-QOS_FLAGS = (
-    "missing",
-    "inProgress",
-    "automaticEstimate",
-    "manualEstimate",
-    "manualReadout",
-    "automaticReadout",
-    "timeOffset",
-    "warning",
-    "error",
-    "signed",
-    "invoiced",
-    "endOfSeries",
-    "powerFailure",
-    "invoiceConfirmed",
-)
+QOS_FLAGS = tuple(flag.value for flag in QualityFlag)
 
 
 class ValueType(enum.StrEnum):
