@@ -24,9 +24,6 @@ import argparse
 import asyncio
 import itertools
 import logging
-import os
-import secrets
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,7 +35,8 @@ from cryptography.hazmat.primitives import serialization
 import xmpp_iot.control  # noqa: F401  (registers the iot_control plugin)
 import xmpp_iot.efi as efi
 from xmpp_iot.demo.alarms import Alarm, AlarmCodec
-from xmpp_iot.demo.events import emit, use_json
+from xmpp_iot.demo.app_main import app_parser, run_until_stopped
+from xmpp_iot.demo.events import emit
 from xmpp_iot.demo.roles import DEMAND_RESPONSE_USER
 from xmpp_iot.demo.session import load_access
 from xmpp_iot.discovery import eq
@@ -354,31 +352,17 @@ class DemandResponseApp:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--server-info", type=Path, required=True, help="server-info.json of xmpp-iot devserver/demo")
-    p.add_argument("--feeder", default="feeder1")
-    p.add_argument("--user", default=DEMAND_RESPONSE_USER)
-    p.add_argument("--password", default=os.environ.get("XMPP_IOT_APP_PASSWORD") or secrets.token_urlsafe(12))
+    p = app_parser(__doc__.split("\n\n")[0], DEMAND_RESPONSE_USER)
     p.add_argument("--hold-s", type=float, default=60.0, help="how long an instruction holds")
     p.add_argument("--ev-cap-a", type=int, default=10, help="EV charger current cap after a congestion (A)")
-    p.add_argument("--discovery-period", type=float, default=3.0)
     p.add_argument("--certificate", type=Path, help="X.509 certificate (DER) to get a provisioning token for")
     p.add_argument("--key", type=Path, help="the certificate's RSA private key (PEM)")
-    p.add_argument("--plaintext", action="store_true", help="no TLS (loopback benchmarks only)")
-    p.add_argument("--events", action="store_true", help="JSON event lines on stdout")
     return p.parse_args(argv)
 
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("slixmpp").setLevel(logging.WARNING)
-    use_json(args.events)
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    await DemandResponseApp(args).run(stop)
-    return 0
+    return await run_until_stopped(DemandResponseApp(args).run, args.events)
 
 
 if __name__ == "__main__":

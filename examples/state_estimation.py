@@ -19,19 +19,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import secrets
-import signal
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import xmpp_iot.sensordata  # noqa: F401  (registers the iot_sensordata plugin)
 from xmpp_iot.demo.alarms import Alarm, AlarmCodec
-from xmpp_iot.demo.events import emit, use_json
+from xmpp_iot.demo.app_main import app_parser, run_until_stopped
+from xmpp_iot.demo.events import emit
 from xmpp_iot.demo.roles import STATE_ESTIMATION_USER
 from xmpp_iot.demo.session import load_access
 from xmpp_iot.discovery import eq
@@ -231,31 +228,17 @@ class StateEstimationApp:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--server-info", type=Path, required=True, help="server-info.json of xmpp-iot devserver/demo")
-    p.add_argument("--feeder", default="feeder1")
-    p.add_argument("--user", default=STATE_ESTIMATION_USER)
-    p.add_argument("--password", default=os.environ.get("XMPP_IOT_APP_PASSWORD") or secrets.token_urlsafe(12))
+    p = app_parser(__doc__.split("\n\n")[0], STATE_ESTIMATION_USER)
     p.add_argument("--nominal-v", type=float, default=230.0)
     p.add_argument("--loading-limit", type=float, default=1.0)
     p.add_argument("--v-min-pu", type=float, default=0.9)
     p.add_argument("--v-max-pu", type=float, default=1.1)
-    p.add_argument("--discovery-period", type=float, default=3.0)
-    p.add_argument("--plaintext", action="store_true", help="no TLS (loopback benchmarks only)")
-    p.add_argument("--events", action="store_true", help="JSON event lines on stdout")
     return p.parse_args(argv)
 
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("slixmpp").setLevel(logging.WARNING)
-    use_json(args.events)
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    await StateEstimationApp(args).run(stop)
-    return 0
+    return await run_until_stopped(StateEstimationApp(args).run, args.events)
 
 
 if __name__ == "__main__":
