@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 from xml.etree.ElementTree import Element, SubElement
 
 from slixmpp import Iq, Presence
@@ -30,6 +31,9 @@ from .group_commit import CommitThenSend
 from .service import Notification, ThingRegistry
 
 log = logging.getLogger(__name__)
+
+_IQ = "{jabber:component:accept}iq"
+_SEARCH = f"{{{NS}}}search"
 
 NOTIFY_TIMEOUT = 10.0
 
@@ -77,6 +81,9 @@ class RegistryComponent(CommitThenSend, IotComponent):
             ("get", f"{{{OWNERSHIP_NS}}}owner"): self.feed.answer,
         }
         self.register_handler(Callback("iot requests", _RouteMatcher(self._routes), self._dispatch))
+        # raw `from` attribute -> bare JID, for senders allowed to search (see _spawn_event)
+        self._searchers: dict[str, str] = {}
+        self._domain_suffixes = tuple("." + d for d in self.allowed_domains)
         self.add_event_handler("session_start", lambda _e: self.feed.kick())
         self.init_group_commit()
 
@@ -87,6 +94,42 @@ class RegistryComponent(CommitThenSend, IotComponent):
         super().register_handler(handler)
 
     # -- requests ---------------------------------------------------------------------------
+    def _spawn_event(self, xml: Element) -> None:
+        """Answer a well-formed search straight from the parsed XML; all else goes the slixmpp way.
+
+        Searches are 80% of the load. Building slixmpp's stanza object, trying every handler's
+        matcher and reading attributes through its interfaces cost about as much as the search
+        itself, and the reply needs only id, from and to. Anything unusual (an error to report,
+        an unknown or foreign sender) falls back to the normal path, which answers it fully.
+        """
+        xml = self.incoming_filter(xml)
+        if xml.tag == _IQ and xml.get("type") == "get" and len(xml) == 1 and xml[0].tag == _SEARCH:
+            if self._search_fast(xml):
+                return
+        super()._spawn_event(xml)
+
+    def _search_fast(self, xml: Element) -> bool:
+        sender, iq_id, to = xml.get("from"), xml.get("id"), xml.get("to")
+        if not sender or iq_id is None or not to:
+            return False
+        bare = self._searchers.get(sender)
+        if bare is None:
+            try:
+                jid = JID(sender)
+            except InvalidJID:
+                return False
+            domain = jid.domain
+            if domain not in self.allowed_domains and not domain.endswith(self._domain_suffixes):
+                return False  # the normal path refuses it with forbidden
+            if len(self._searchers) >= 10_000:
+                self._searchers.clear()
+            bare = self._searchers[sender] = jid.bare
+        try:
+            self._answer_search(xml[0], bare, iq_id, to, sender)
+        except ProtocolError:
+            return False  # a search changes nothing: the normal path repeats it and sends the error
+        return True
+
     def _dispatch(self, iq: Iq) -> None:
         """Run the route's handler with IotComponent's sender policy and error mapping."""
         if not self._sender_allowed(iq):
@@ -112,7 +155,7 @@ class RegistryComponent(CommitThenSend, IotComponent):
             log.exception("%s: handler failed on %s", self.boundjid, iq["id"])
             reply = reply_error(iq, InternalServerError("unexpected failure"))
         if reply is not None:
-            reply.send()
+            self._send_reply(reply)
 
     async def _run_async(self, handler: IqHandler, iq: Iq) -> None:
         try:
@@ -123,6 +166,17 @@ class RegistryComponent(CommitThenSend, IotComponent):
             log.exception("%s: handler failed on %s", self.boundjid, iq["id"])
             reply = reply_error(iq, InternalServerError("unexpected failure"))
         if reply is not None:
+            self._send_reply(reply)
+
+    def _send_reply(self, reply: Iq) -> None:
+        """An empty result (most writes' answer) as text; slixmpp's serialiser costs ~30x more."""
+        x = reply.xml
+        iq_id, theirs, ours = x.get("id"), x.get("to"), x.get("from") or self.boundjid.full
+        if len(x) == 0 and x.get("type") == "result" and iq_id is not None and theirs:
+            self.send_raw(
+                f"<iq type='result' id={quoteattr(iq_id)} from={quoteattr(ours)} to={quoteattr(theirs)}/>"
+            )
+        else:
             reply.send()
 
     # -- things -------------------------------------------------------------------------------
@@ -195,19 +249,21 @@ class RegistryComponent(CommitThenSend, IotComponent):
 
     # -- applications -------------------------------------------------------------------------
     def on_search(self, iq: Iq) -> None:
-        el = iq["iot_search"].xml
+        self._answer_search(iq["iot_search"].xml, iq["from"].bare, iq["id"], iq["to"].full, iq["from"].full)
+        return None
+
+    def _answer_search(self, el: Element, requester: str, iq_id: str, ours: str, theirs: str) -> None:
         offset = _int_attr(el, "offset", 0)
         max_count = _int_attr(el, "maxCount", None)
         conditions = read_conditions(el)
-        things, more = self.registry.search(iq["from"].bare, conditions, offset, max_count)
+        things, more = self.registry.search(requester, conditions, offset, max_count)
         # The hot path of every application: the reply is written as text in one pass instead
         # of building and serialising an element tree (3x cheaper for a page of 10 things).
-        reply = found_reply_xml(iq, things, more)
-        if self._grouped and not self.store.affects(conditions, iq["from"].bare):
+        reply = found_reply_xml(iq_id, ours, theirs, things, more)
+        if self._grouped and not self.store.affects(conditions, requester):
             self.send_committed(reply)  # no write in flight can change this answer
         else:
             self.send_raw(reply)  # after the commit of the writes it may have seen
-        return None
 
     # -- notifications ------------------------------------------------------------------------
     def on_available(self, presence: Presence) -> None:
@@ -302,8 +358,16 @@ _ATTR_ESCAPES = str.maketrans(
 )
 
 
+_NEEDS_ESCAPE = re.compile("[&<>'\"\n\r\t]").search
+
+
 def quoteattr(value: str) -> str:
-    """An XML attribute value in single quotes; 20x cheaper than xml.sax.saxutils.quoteattr."""
+    """An XML attribute value in single quotes; 20x cheaper than xml.sax.saxutils.quoteattr.
+
+    Most values need no escaping, and a regex search says so 6x faster than translate() takes.
+    """
+    if _NEEDS_ESCAPE(value) is None:
+        return "'" + value + "'"
     return "'" + value.translate(_ATTR_ESCAPES) + "'"
 
 
@@ -326,10 +390,10 @@ class _WithPayload(MatcherBase):
         return any(child.tag == tag for child in stanza.xml) and self.inner.match(stanza)
 
 
-def found_reply_xml(iq: Iq, things: list[Thing], more: bool) -> str:
-    """The `<iq type='result'><found/></iq>` answering a search, as XML text."""
+def found_reply_xml(iq_id: str, ours: str, theirs: str, things: list[Thing], more: bool) -> str:
+    """The `<iq type='result'><found/></iq>` answering a search (id, our JID, theirs), as XML text."""
     parts = [
-        f"<iq type='result' id={quoteattr(iq['id'])} from={quoteattr(iq['to'].full)} to={quoteattr(iq['from'].full)}>"
+        f"<iq type='result' id={quoteattr(iq_id)} from={quoteattr(ours)} to={quoteattr(theirs)}>"
         f"<found xmlns='{NS}' more='{'true' if more else 'false'}'>"
     ]
     for thing in things:
@@ -351,10 +415,11 @@ def thing_xml(thing: Thing) -> str:
     for name, tag in thing.tags.items():
         if name == KEY:
             continue
-        if tag.numeric:
-            parts.append(f"<num name={quoteattr(name)} value='{format_number(tag.value)}'/>")
+        value = tag.value
+        if isinstance(value, float):  # Tag.numeric, without the property call
+            parts.append(f"<num name={quoteattr(name)} value='{format_number(value)}'/>")
         else:
-            parts.append(f"<str name={quoteattr(name)} value={quoteattr(tag.value)}/>")
+            parts.append(f"<str name={quoteattr(name)} value={quoteattr(value)}/>")
     parts.append("</thing>")
     return "".join(parts)
 
