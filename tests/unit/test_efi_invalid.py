@@ -387,3 +387,64 @@ def test_calendar_duration_is_refused() -> None:
     err = refused(doc)
     assert err.element == "/efi:InflexibleRegistration/efi:instructionProcessingDelay"
     assert "years or months" in err.reason
+
+
+def shiftable(*phases: tuple[int, int, timedelta, timedelta]) -> efi.ShiftableUpdate:
+    """(sequenceNr, alternativeNr, maxIntervalBefore, element duration) per phase."""
+    return efi.ShiftableUpdate(
+        efi_resource_id="wm-1", timestamp=T0, flexibility_update_id="s-1", valid_from=T0,
+        end_before=T0 + timedelta(hours=8),
+        sequential_profiles=tuple(
+            efi.SequentialProfile(
+                sequence_nr=nr, max_interval_before=interval,
+                alternatives=(efi.SequentialProfileAlternative(alternative_nr=alt, profiles=efi.ProfileContainer(
+                    electricity=efi.ElectricityProfile(elements=(
+                        efi.ElectricityProfileElement(duration=timedelta(minutes=5), power=100.0),
+                        efi.ElectricityProfileElement(duration=duration, power=200.0),
+                    )))),),
+            )
+            for nr, alt, interval, duration in phases
+        ),
+    )
+
+
+OK_PHASE = (0, 0, timedelta(0), timedelta(minutes=1))
+
+
+@pytest.mark.parametrize(
+    ("phases", "element", "words"),
+    [
+        ((OK_PHASE, (0, 0, timedelta(0), timedelta(minutes=1))), "ShiftableUpdate/sequentialProfiles",
+         "sequenceNr 0 is used more than once"),
+        ((OK_PHASE, (1, 0, timedelta(seconds=-1), timedelta(minutes=1))),
+         "ShiftableUpdate/sequentialProfiles/sequentialProfile[2]/maxIntervalBefore", "negative"),
+        ((OK_PHASE, (1, 0, timedelta(0), timedelta(milliseconds=10))),
+         "ShiftableUpdate/sequentialProfiles/sequentialProfile[2]/sequentialProfileAlternatives/"
+         "sequentialProfileAlternative[1]/electricityProfile/element[2]/@duration", "shortest allowed is 1 s"),
+    ],
+)
+def test_shiftable_rules_name_the_element(phases, element: str, words: str) -> None:
+    """The fast rule check of a ShiftableUpdate falls back to the one that builds the path."""
+    both_ways(shiftable(*phases), element, words)
+
+
+def test_shiftable_update_with_valid_phases_decodes() -> None:
+    msg = shiftable(OK_PHASE, (1, 0, timedelta(minutes=30), timedelta(seconds=1)))
+    assert efi.decode(efi.encode(msg)) == msg
+
+
+def test_power_written_in_either_attribute_order() -> None:
+    doc = efi.encode(shiftable(OK_PHASE)).replace(
+        b'efi:duration="PT5M" efi:power="100.0"', b'efi:power="100.0" efi:duration="PT5M"'
+    )
+    assert b'efi:power="100.0" efi:duration' in doc
+    assert efi.decode(doc) == shiftable(OK_PHASE)
+
+
+def test_double_that_libxml2_lets_through_is_refused() -> None:
+    """libxml2 accepts "1.0e" as an xs:double; it is not one, and must not crash the decoder."""
+    err = refused(status_doc(fill="1.0e"))
+    assert err.element == "/efi:StorageStatus/efi:currentFillLevel" and "not an xs:double" in err.reason
+    doc = efi.encode(shiftable(OK_PHASE)).replace(b'efi:power="200.0"', b'efi:power="2.e+"')
+    err = refused(doc)
+    assert err.element.endswith("/efi:electricityProfile/efi:element[2]/@power")

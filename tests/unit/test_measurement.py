@@ -291,3 +291,11 @@ def payloads(draw):
 @given(payloads())
 def test_round_trip_property(payload) -> None:
     assert decode(encode(payload)) == payload
+
+
+def test_token_whitespace_and_lax_doubles() -> None:
+    """xs:token values may carry whitespace (valid, same meaning); libxml2's "1.0e" is no double."""
+    spaced = DOC.replace('phase="L1"', 'phase=" L1 "').replace('unit="V"', 'unit="V\t"')
+    assert decode(spaced.encode()) == decode(DOC.encode())
+    err = refused(DOC.replace('value="230.0"', 'value="1.0e"').encode())
+    assert err.element == "/reading[1]/@value" and "not an xs:double" in err.reason

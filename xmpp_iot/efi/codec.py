@@ -75,7 +75,12 @@ class EfiCodec(XmlCodec[EfiMessage]):
                 reason += f" (draft name; the final EFI 2.0 schema calls it {hint})"
             raise EfiValidationError("/efi:" + local, reason)
         self.validate(root)
-        msg = self._decoder.decode(root)
+        try:
+            msg = self._decoder.decode(root)
+        except EfiValidationError:
+            raise
+        except ValueError as exc:  # a value libxml2 let through that Python cannot read
+            raise EfiValidationError("/efi:" + etree.QName(root).localname, f"invalid value: {exc}") from None
         semantics.check(msg)
         return msg
 

@@ -119,6 +119,55 @@ if tuple(f.name for f in dataclasses.fields(pro.ElectricityProfileElement)) != (
         return pro.ElectricityProfileElement(duration=duration, power=power)
 
 
+def _electricity_profile(elements: tuple[pro.ElectricityProfileElement, ...]) -> pro.ElectricityProfile:
+    p = _object_new(pro.ElectricityProfile)
+    p.elements = elements
+    return p
+
+
+def _electricity_only(profile: pro.ElectricityProfile) -> pro.ProfileContainer:
+    c = _object_new(pro.ProfileContainer)
+    c.electricity = profile
+    c.gas = c.heat = None
+    return c
+
+
+if (tuple(f.name for f in dataclasses.fields(pro.ElectricityProfile)) != ("elements",)
+        or tuple(f.name for f in dataclasses.fields(pro.ProfileContainer)) != ("electricity", "gas", "heat")):
+    def _electricity_profile(elements: tuple[pro.ElectricityProfileElement, ...]) -> pro.ElectricityProfile:
+        return pro.ElectricityProfile(elements=elements)
+
+    def _electricity_only(profile: pro.ElectricityProfile) -> pro.ProfileContainer:
+        return pro.ProfileContainer(electricity=profile)
+
+
+def _alternative(alternative_nr: int, profiles: pro.ProfileContainer) -> shi.SequentialProfileAlternative:
+    a = _object_new(shi.SequentialProfileAlternative)
+    a.alternative_nr = alternative_nr
+    a.profiles = profiles
+    return a
+
+
+def _sequential(sequence_nr: int, max_interval_before: timedelta, alternatives: tuple) -> shi.SequentialProfile:
+    sp = _object_new(shi.SequentialProfile)
+    sp.sequence_nr = sequence_nr
+    sp.max_interval_before = max_interval_before
+    sp.alternatives = alternatives
+    return sp
+
+
+if (tuple(f.name for f in dataclasses.fields(shi.SequentialProfileAlternative)) != ("alternative_nr", "profiles")
+        or tuple(f.name for f in dataclasses.fields(shi.SequentialProfile))
+        != ("sequence_nr", "max_interval_before", "alternatives")):
+    def _alternative(alternative_nr: int, profiles: pro.ProfileContainer) -> shi.SequentialProfileAlternative:
+        return shi.SequentialProfileAlternative(alternative_nr=alternative_nr, profiles=profiles)
+
+    def _sequential(sequence_nr: int, max_interval_before: timedelta, alternatives: tuple) -> shi.SequentialProfile:
+        return shi.SequentialProfile(
+            sequence_nr=sequence_nr, max_interval_before=max_interval_before, alternatives=alternatives
+        )
+
+
 _COMMODITY = {c.value: c for c in Commodity}
 _CURRENCY = {c.value: c for c in Currency}
 _QUANTITY = {c.value: c for c in CurtailmentQuantity}
@@ -205,7 +254,11 @@ class Decoder:
 
     @staticmethod
     def _num(el: etree._Element, attribute: str | None = None) -> float:
-        value = float(el.text if attribute is None else el.get(attribute))  # type: ignore[arg-type]
+        text = el.text if attribute is None else el.get(attribute)
+        try:
+            value = float(text)  # type: ignore[arg-type]
+        except ValueError:  # libxml2 lets a few non-doubles through, e.g. "1.0e"
+            raise EfiValidationError(_path(el, attribute), f"{text!r} is not an xs:double") from None
         if not _isfinite(value):
             raise EfiValidationError(_path(el, attribute), "number is not finite (INF or NaN)")
         return value
@@ -354,6 +407,10 @@ class Decoder:
         return tuple(pro.ProbabilityElement(duration=self._dur(e, A_DURATION), value=self._probability(e)) for e in el)
 
     def _profile_container(self, el: etree._Element, cls: type = pro.ProfileContainer, **extra: object):
+        if len(el) == 1:  # the common case: one electricity profile
+            only = el[0]
+            if only.tag == T_ELECTRICITY_PROFILE:
+                return _electricity_only(_electricity_profile(self._electricity_elements(only)))
         electricity = gas = heat = None
         dur, num = self._dur, self._num
         for p in el:
@@ -390,15 +447,22 @@ class Decoder:
         """The most common profile, inlined: cached duration lookup, float, finiteness."""
         cache = _DURATION_CACHE
         out = []
+        append, new = out.append, _electricity_element
         for e in p:
-            get = e.get
-            d = cache.get(get(A_DURATION))
+            # The schema allows exactly two attributes here, duration and power, in either order;
+            # every xs:duration contains a 'P' and no xs:double does. values() is one lxml call.
+            first, second = e.values()
+            duration, text = (first, second) if "P" in first else (second, first)
+            d = cache.get(duration)
             if d is None:
                 d = self._dur(e, A_DURATION)
-            power = float(get(A_POWER))
+            try:
+                power = float(text)
+            except ValueError:
+                power = self._num(e, A_POWER)  # raises with the element's path
             if not _isfinite(power):
                 self._num(e, A_POWER)
-            out.append(_electricity_element(d, power))
+            append(new(d, power))
         return tuple(out)
 
     def _heat_probability_element(self, el: etree._Element) -> pro.HeatProbabilityProfileElement:
@@ -447,21 +511,25 @@ class Decoder:
     # -- shiftable ----------------------------------------------------------------------------
 
     def _shiftable_update(self, root: etree._Element) -> gen.EfiMessage:
-        profiles = tuple(
-            shi.SequentialProfile(
-                sequence_nr=int(sp.get(A_SEQUENCE_NR)),
-                max_interval_before=self._dur(sp[0]),
-                alternatives=tuple(
-                    shi.SequentialProfileAlternative(
-                        alternative_nr=int(alt.get(A_ALTERNATIVE_NR)), profiles=self._profile_container(alt)
-                    )
-                    for alt in sp[1]
-                ),
-            )
-            for sp in root[4]
-        )
+        header, update_id, valid_from, end_before, sequence = root  # fixed by the schema
+        resource, ts = header
+        dur, container = self._dur, self._profile_container
+        alternative, sequential = _alternative, _sequential
+        profiles = []
+        for sp in sequence:
+            interval, alternatives = sp
+            profiles.append(sequential(
+                int(sp.get(A_SEQUENCE_NR)),
+                dur(interval),
+                tuple([alternative(int(alt.get(A_ALTERNATIVE_NR)), container(alt)) for alt in alternatives]),
+            ))
         return shi.ShiftableUpdate(
-            end_before=self._dt(root[3]), sequential_profiles=profiles, **self._update_fields(root)
+            efi_resource_id=resource.text,
+            timestamp=self._dt(ts),
+            flexibility_update_id=update_id.text,
+            valid_from=self._dt(valid_from),
+            end_before=self._dt(end_before),
+            sequential_profiles=tuple(profiles),
         )
 
     def _shiftable_instruction(self, root: etree._Element) -> gen.EfiMessage:

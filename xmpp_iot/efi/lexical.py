@@ -62,7 +62,7 @@ def parse_duration(text: str) -> timedelta:
         raise LexicalError(f"duration {text!r} is too long") from exc
     if sign:
         value = -value
-    if len(_DURATION_CACHE) < _DURATION_CACHE_MAX:
+    if len(_DURATION_CACHE) < _DURATION_CACHE_MAX and len(text) <= 64:
         _DURATION_CACHE[text] = value
     return value
 

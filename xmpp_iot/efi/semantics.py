@@ -149,6 +149,36 @@ def _inflexible_instruction(msg: inf.InflexibleInstruction, path: str) -> None:
 
 
 def _shiftable_update(msg: shi.ShiftableUpdate, path: str) -> None:
+    """Checked without building element paths; only a message that breaks a rule gets them."""
+    if not _shiftable_update_ok(msg):
+        _shiftable_update_error(msg, path)
+
+
+def _shiftable_update_ok(msg: shi.ShiftableUpdate) -> bool:
+    if msg.end_before < msg.valid_from:
+        return False
+    profiles = msg.sequential_profiles
+    if len({sp.sequence_nr for sp in profiles}) != len(profiles):
+        return False
+    shortest = MIN_PROFILE_ELEMENT_DURATION
+    for sp in profiles:
+        if sp.max_interval_before is not None and sp.max_interval_before < _ZERO:
+            return False
+        alternatives = sp.alternatives
+        if len({a.alternative_nr for a in alternatives}) != len(alternatives):
+            return False
+        for alt in alternatives:
+            c = alt.profiles
+            for profile in (c.electricity, c.gas, c.heat):
+                if profile is not None:
+                    for e in profile.elements:
+                        if e.duration < shortest:
+                            return False
+    return True
+
+
+def _shiftable_update_error(msg: shi.ShiftableUpdate, path: str) -> None:
+    """The precise error (the same rules as :func:`_shiftable_update_ok`, with element paths)."""
     if msg.end_before < msg.valid_from:
         _fail(path + "/endBefore", f"endBefore {msg.end_before.isoformat()} is before validFrom")
     _unique((sp.sequence_nr for sp in msg.sequential_profiles), path + "/sequentialProfiles", "sequenceNr")
