@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import hashlib
 import hmac
 import json
 import os
 import resource
 import secrets
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -41,7 +39,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import xmpp_iot.client as client_module
 from xmpp_iot.client import IotClient
 from xmpp_iot.connection import Endpoint, Security, stop_session
 from xmpp_iot.devserver import make_devserver
@@ -90,20 +87,11 @@ def measurement(name: str) -> MeterReadout:
     ))
 
 
-def share_ssl_context() -> None:
-    """Every slixmpp stream builds its own SSLContext and loads the system CA store into it twice
-    (about 140 ms of CPU and 1 MB per session, measured). These sessions are plaintext on
-    loopback, so the worker gives all of them one context; see the report for the library fix."""
-    client_module.ClientXMPP = functools.partial(client_module.ClientXMPP, ssl_context=ssl.create_default_context())
-
-
 def self_rss() -> int:
     return proc_rss(os.getpid())
 
 
 async def worker(args: argparse.Namespace) -> None:
-    if not args.per_session_ssl:
-        share_ssl_context()
     info = read_json(args.server_info)
     endpoint = Endpoint(info["host"], info["c2s_port"], Security.insecure_plaintext())
     names = [device_name(i) for i in range(args.first, args.first + args.count)]
@@ -158,13 +146,11 @@ async def worker(args: argparse.Namespace) -> None:
 
 # -- coordinator ------------------------------------------------------------------------------------
 class Worker:
-    def __init__(self, server_info: Path, first: int, count: int, meter_period: float,
-                 per_session_ssl: bool = False) -> None:
+    def __init__(self, server_info: Path, first: int, count: int, meter_period: float) -> None:
         self.first, self.count = first, count
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker", "--server-info", str(server_info), "--first", str(first),
-             "--count", str(count), "--meter-period", str(meter_period),
-             *(["--per-session-ssl"] if per_session_ssl else [])],
+             "--count", str(count), "--meter-period", str(meter_period)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.last: dict = {}
         self.connected_phase = False
@@ -312,7 +298,7 @@ async def coordinator(args: argparse.Namespace) -> dict:
             first = total
             while first < level:
                 count = min(WORKER_CHUNK, level - first)
-                new_workers.append(Worker(info_path, first, count, args.meter_period, args.per_session_ssl))
+                new_workers.append(Worker(info_path, first, count, args.meter_period))
                 first += count
             deadline = time.monotonic() + max(60.0, level * 0.05)
             while not all(w.connected_phase for w in new_workers) and time.monotonic() < deadline:
@@ -422,8 +408,6 @@ def main() -> int:
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=50, help=argparse.SUPPRESS)
-    parser.add_argument("--per-session-ssl", action="store_true",
-                        help="let every session build its own SSL context (slixmpp's default; slow)")
     args = parser.parse_args()
     if args.worker:
         asyncio.run(worker(args))
