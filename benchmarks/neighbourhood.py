@@ -39,6 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from slixmpp.exceptions import IqError, IqTimeout
+
 from xmpp_iot.client import IotClient
 from xmpp_iot.connection import Endpoint, Security, stop_session
 from xmpp_iot.devserver import make_devserver
@@ -293,7 +295,14 @@ async def coordinator(args: argparse.Namespace) -> dict:
         total = 0
         for level in levels:
             t0 = time.monotonic()
-            await app.provision(total, level - total)
+            try:
+                await app.provision(total, level - total)
+            except (IqError, IqTimeout) as exc:  # the server no longer keeps up: that is the answer
+                condition = "timeout" if isinstance(exc, IqTimeout) else exc.iq["error"]["condition"]
+                saturation = saturation or (
+                    f"at {total} sessions: the pub/sub service did not create the nodes for {level} ({condition})")
+                print(f"{level:>6} sessions: {saturation}", flush=True)
+                break
             new_workers = []
             first = total
             while first < level:
