@@ -20,7 +20,7 @@ import psycopg
 from xmpp_iot.discovery.model import Condition, NodeRef, Tag, Thing
 from xmpp_iot.ownership import OwnershipRecord
 
-from .store import PendingNotification, StoredThing, tag_digest
+from .store import PendingNotification, StoredThing, condition_sql, tag_digest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS things (
@@ -73,7 +73,6 @@ CREATE TABLE IF NOT EXISTS ownership_outbox (
 CREATE INDEX IF NOT EXISTS ownership_outbox_peer ON ownership_outbox (peer, seq);
 """
 
-_COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _THING_COLUMNS = "t.id, t.jid, t.node_id, t.source_id, t.cache_type, t.owner, t.public"
 _ADDRESS = "jid=%s AND node_id=%s AND source_id=%s AND cache_type=%s"
 
@@ -343,22 +342,7 @@ def _node(node: NodeRef) -> tuple[str, str, str]:
 
 
 def _condition_sql(c: Condition) -> tuple[str, list[object]]:
-    """SQL for one condition on tags aliased `g`, with its parameters."""
-    col = "g.num_value" if c.numeric else "g.str_value"
-    name = f"g.name = %s AND {col} IS NOT NULL"
-    if c.op in _COMPARISONS:
-        return f"{name} AND {col} {_COMPARISONS[c.op]} %s", [c.name, c.value]
-    if c.op == "range":
-        lo = ">=" if c.min_included else ">"
-        hi = "<=" if c.max_included else "<"
-        return f"{name} AND {col} {lo} %s AND {col} {hi} %s", [c.name, c.min, c.max]
-    if c.op == "nrange":
-        lo = "<" if c.min_included else "<="
-        hi = ">" if c.max_included else ">="
-        return f"{name} AND ({col} {lo} %s OR {col} {hi} %s)", [c.name, c.min, c.max]
-    if c.op == "mask":
-        return f"{name} AND {col} ~ %s", [c.name, _mask_regex(str(c.value), c.wildcard)]
-    raise ValueError(f"unknown operator {c.op}")
+    return condition_sql(c, "g", "%s", "~", _mask_regex)
 
 
 def _mask_regex(pattern: str, wildcard: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from xmpp_iot.discovery.model import Condition, NodeRef, Tag, Thing
 from xmpp_iot.ownership import OwnershipRecord
 
-from .store import PendingNotification, StoredThing, tag_digest
+from .store import PendingNotification, StoredThing, condition_sql, tag_digest
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,6 @@ DROP INDEX IF EXISTS tags_num;
 
 SELECTIVITY_CAP = 5000
 ESTIMATE_TTL = 30.0  # seconds
-_COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
 class SqliteRegistryStore:
@@ -489,22 +488,7 @@ class _transaction:
 
 
 def _condition_sql(c: Condition, alias: str) -> tuple[str, list[object]]:
-    """SQL for one condition on the tags table aliased `alias`, with its parameters."""
-    col = f"{alias}.num_value" if c.numeric else f"{alias}.str_value"
-    name = f"{alias}.name = ? AND {col} IS NOT NULL"
-    if c.op in _COMPARISONS:
-        return f"{name} AND {col} {_COMPARISONS[c.op]} ?", [c.name, c.value]
-    if c.op == "range":
-        lo = ">=" if c.min_included else ">"
-        hi = "<=" if c.max_included else "<"
-        return f"{name} AND {col} {lo} ? AND {col} {hi} ?", [c.name, c.min, c.max]
-    if c.op == "nrange":
-        lo = "<" if c.min_included else "<="
-        hi = ">" if c.max_included else ">="
-        return f"{name} AND ({col} {lo} ? OR {col} {hi} ?)", [c.name, c.min, c.max]
-    if c.op == "mask":
-        return f"{name} AND {col} GLOB ?", [c.name, _glob(str(c.value), c.wildcard)]
-    raise ValueError(f"unknown operator {c.op}")
+    return condition_sql(c, alias, "?", "GLOB", _glob)
 
 
 def _glob(pattern: str, wildcard: str) -> str:

@@ -8,7 +8,7 @@ durable when it returns: the service acknowledges a request only after that.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -108,3 +108,32 @@ def tag_digest(tags: list[Tag]) -> str:
         value = format_number(tag.value) if tag.numeric else tag.value  # type: ignore[arg-type]
         h.update(f"{tag.name}\x00{'n' if tag.numeric else 's'}\x00{value}\x01".encode())
     return h.hexdigest()
+
+
+_COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def condition_sql(
+    c: Condition, alias: str, placeholder: str, mask_operator: str, mask_pattern: Callable[[str, str], str]
+) -> tuple[str, list[object]]:
+    """SQL for one search condition on the tags table aliased `alias`, with its parameters.
+
+    The SQL stores differ only in the placeholder (`?`, `%s`) and in how strMask is matched
+    (SQLite GLOB, PostgreSQL `~`): `mask_pattern(pattern, wildcard)` writes their pattern.
+    """
+    col = f"{alias}.num_value" if c.numeric else f"{alias}.str_value"
+    p = placeholder
+    name = f"{alias}.name = {p} AND {col} IS NOT NULL"
+    if c.op in _COMPARISONS:
+        return f"{name} AND {col} {_COMPARISONS[c.op]} {p}", [c.name, c.value]
+    if c.op == "range":
+        lo = ">=" if c.min_included else ">"
+        hi = "<=" if c.max_included else "<"
+        return f"{name} AND {col} {lo} {p} AND {col} {hi} {p}", [c.name, c.min, c.max]
+    if c.op == "nrange":
+        lo = "<" if c.min_included else "<="
+        hi = ">" if c.max_included else ">="
+        return f"{name} AND ({col} {lo} {p} OR {col} {hi} {p})", [c.name, c.min, c.max]
+    if c.op == "mask":
+        return f"{name} AND {col} {mask_operator} {p}", [c.name, mask_pattern(str(c.value), c.wildcard)]
+    raise ValueError(f"unknown operator {c.op}")
