@@ -20,7 +20,8 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 from xml.etree.ElementTree import Element, SubElement
 
 import jwt
@@ -36,6 +37,8 @@ from ..errors import Forbidden, ItemNotFound, ProtocolError, ServiceUnavailable,
 from ..trust import ControlDecision, ControlRequest, ReadDecision, ReadRequest, Tokens
 from . import stanza as wire
 from .stanza import NS, q
+
+D = TypeVar("D", ReadDecision, ControlDecision)
 
 log = logging.getLogger(__name__)
 
@@ -181,35 +184,27 @@ class XEP_0324Device(BasePlugin):
     async def can_read(self, request: ReadRequest) -> ReadDecision:
         key = ("read", JID(request.requester).bare, request.nodes, request.field_names,
                request.field_types, request.tokens)  # fmt: skip
-        cached = self.cache.get(key)
-        if isinstance(cached, ReadDecision):
-            return cached
-        self._note_tokens(request.requester, request.tokens)
-        iq = self._request("canRead", jid=JID(request.requester).bare)
-        el = iq.xml[0]
-        wire.write_tokens(el, request.tokens)
-        wire.write_field_types(el, request.field_types)
-        wire.write_nodes(el, request.nodes)
-        wire.write_names(el, "field", request.field_names)
-        reply = (await self._send(iq)).xml.find(q("canReadResponse"))
-        decision = _read_decision(reply, request)
-        self.cache.put(key, decision, _tokens_expire(request.tokens, self.token_cache_ttl))
-        return decision
+        return await self._ask("canRead", key, request.requester, request.tokens,
+                               lambda el: _write_read_question(el, request),
+                               lambda reply: _read_decision(reply, request), ReadDecision)
 
     async def can_control(self, request: ControlRequest) -> ControlDecision:
         key = ("control", JID(request.requester).bare, request.nodes, request.parameter_names, request.tokens)
+        return await self._ask("canControl", key, request.requester, request.tokens,
+                               lambda el: _write_control_question(el, request),
+                               lambda reply: _control_decision(reply, request), ControlDecision)
+
+    async def _ask(self, question: str, key: tuple, requester: str, tokens: Tokens,
+                   write: Callable[[Element], None], decide: Callable[[Element | None], D], kind: type[D]) -> D:
+        """canRead/canControl: the cached answer, or the server's (cached until the tokens' expiry)."""
         cached = self.cache.get(key)
-        if isinstance(cached, ControlDecision):
+        if isinstance(cached, kind):
             return cached
-        self._note_tokens(request.requester, request.tokens)
-        iq = self._request("canControl", jid=JID(request.requester).bare)
-        el = iq.xml[0]
-        wire.write_tokens(el, request.tokens)
-        wire.write_nodes(el, request.nodes)
-        wire.write_names(el, "parameter", request.parameter_names)
-        reply = (await self._send(iq)).xml.find(q("canControlResponse"))
-        decision = _control_decision(reply, request)
-        self.cache.put(key, decision, _tokens_expire(request.tokens, self.token_cache_ttl))
+        self._note_tokens(requester, tokens)
+        iq = self._request(question, jid=JID(requester).bare)
+        write(iq.xml[0])
+        decision = decide((await self._send(iq)).xml.find(q(question + "Response")))
+        self.cache.put(key, decision, _tokens_expire(tokens, self.token_cache_ttl))
         return decision
 
     # -- from the trusted server --------------------------------------------------------------------------
@@ -355,20 +350,28 @@ class DelegatedGate:
 
     async def can_read(self, request: ReadRequest) -> ReadDecision:
         iq = self._request("canRead", request.requester)
-        el = iq.xml[0]
-        wire.write_tokens(el, request.tokens)
-        wire.write_field_types(el, request.field_types)
-        wire.write_nodes(el, request.nodes)
-        wire.write_names(el, "field", request.field_names)
+        _write_read_question(iq.xml[0], request)
         return _read_decision((await self._send(iq)).xml.find(q("canReadResponse")), request)
 
     async def can_control(self, request: ControlRequest) -> ControlDecision:
         iq = self._request("canControl", request.requester)
-        el = iq.xml[0]
-        wire.write_tokens(el, request.tokens)
-        wire.write_nodes(el, request.nodes)
-        wire.write_names(el, "parameter", request.parameter_names)
+        _write_control_question(iq.xml[0], request)
         return _control_decision((await self._send(iq)).xml.find(q("canControlResponse")), request)
+
+
+def _write_read_question(el: Element, request: ReadRequest) -> None:
+    """The body of a canRead question: tokens, field types, nodes and field names."""
+    wire.write_tokens(el, request.tokens)
+    wire.write_field_types(el, request.field_types)
+    wire.write_nodes(el, request.nodes)
+    wire.write_names(el, "field", request.field_names)
+
+
+def _write_control_question(el: Element, request: ControlRequest) -> None:
+    """The body of a canControl question: tokens, nodes and parameter names."""
+    wire.write_tokens(el, request.tokens)
+    wire.write_nodes(el, request.nodes)
+    wire.write_names(el, "parameter", request.parameter_names)
 
 
 def _tokens_expire(tokens: Tokens, max_age: float = TOKEN_CACHE_TTL) -> float:
