@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from xmpp_iot.component import run_forever, secret_from_environment
-from xmpp_iot.component_cli import add_component_arguments, setup_logging
+from xmpp_iot.component_cli import add_component_arguments, add_sync_argument, setup_logging
 
 from .adhoc import register_commands
 from .protocol import ProvisioningComponent
@@ -76,12 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="challenge every certificate token once (tokenChallenge through the device that shows it) "
         "before honouring it",
     )
-    parser.add_argument(
-        "--sync",
-        choices=["full", "normal"],
-        default="full",
-        help="SQLite durability: 'full' survives power loss, 'normal' survives process crashes only",
-    )
+    add_sync_argument(parser)
 
 
 def load_signing_key(path: Path | None) -> ed25519.Ed25519PrivateKey | None:

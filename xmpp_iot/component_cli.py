@@ -64,6 +64,16 @@ def add_component_arguments(parser: argparse.ArgumentParser, *, default_db: str)
 LOG_STANZAS_ENV = "XMPP_IOT_LOG_STANZAS"
 
 
+def add_sync_argument(parser: argparse.ArgumentParser) -> None:
+    """``--sync`` for components that keep their state in SQLite (all of ours)."""
+    parser.add_argument(
+        "--sync",
+        choices=["full", "normal"],
+        default="full",
+        help="SQLite durability: 'full' survives power loss, 'normal' survives process crashes only",
+    )
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr,

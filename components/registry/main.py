@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from slixmpp.jid import JID
 
 from xmpp_iot.component import run_forever, secret_from_environment
-from xmpp_iot.component_cli import add_component_arguments, setup_logging
+from xmpp_iot.component_cli import add_component_arguments, add_sync_argument, setup_logging
 
 from .open_store import open_store
 from .protocol import RegistryComponent
@@ -28,12 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_RESULTS,
         help="largest search page (maxCount is capped)",
     )
-    parser.add_argument(
-        "--sync",
-        choices=["full", "normal"],
-        default="full",
-        help="SQLite durability: 'full' survives power loss, 'normal' survives process crashes only",
-    )
+    add_sync_argument(parser)
     parser.add_argument(
         "--disown-offline",
         choices=["queue", "refuse"],

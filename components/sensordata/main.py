@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slixmpp import JID
 
 from xmpp_iot.component import run_forever, secret_from_environment
-from xmpp_iot.component_cli import add_component_arguments, setup_logging
+from xmpp_iot.component_cli import add_component_arguments, add_sync_argument, setup_logging
 
 from .policy import local_gate_for
 from .protocol import SensorDataComponent
@@ -87,10 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-delay", type=float, default=0.05, metavar="SECONDS",
         help="how long received items may wait to be committed together (default 0.05)",
     )  # fmt: skip
-    parser.add_argument(
-        "--sync", choices=["full", "normal"], default="full",
-        help="SQLite durability: 'full' survives power loss, 'normal' survives process crashes only",
-    )  # fmt: skip
+    add_sync_argument(parser)
     parser.add_argument(
         "--provisioning", metavar="JID",
         help="provisioning server (XEP-0324) that decides canRead for each device, asked on the device's behalf "
