@@ -23,7 +23,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from xmpp_iot.discovery.model import Condition, NodeRef, Tag, TagValue, Thing, mask_regex
+from xmpp_iot.discovery.model import Condition, NodeRef, Tag, TagValue, Thing, WildcardMask
 
 ThingKey = tuple[str, str, str, str]  # jid, nodeId, sourceId, cacheType
 
@@ -132,7 +132,7 @@ class ValueIndex:
         prefix = _literal_prefix(c)
         if c.wildcard and str(c.value) == prefix + c.wildcard:  # 'SN0012*': the whole prefix range
             return set().union(*map(bucket, keys[slice(*self.span(c)[0])]))
-        pattern = mask_regex(str(c.value), c.wildcard)
+        pattern = WildcardMask(str(c.value), c.wildcard)
         found: set[int] = set()
         for i in range(bisect_left(keys, prefix), len(keys)):
             value = keys[i]
@@ -378,7 +378,7 @@ class ThingIndex:
         if mine:
             visible |= candidates & mine
         if checks:
-            patterns = [mask_regex(str(c.value), c.wildcard) if c.op == "mask" else None for c in checks]
+            patterns = [WildcardMask(str(c.value), c.wildcard) if c.op == "mask" else None for c in checks]
             visible = {i for i in visible if self._satisfies(self.entries[i], checks, patterns)}
         page = sorted(visible)[offset : offset + limit + 1]
         return [self.entries[i] for i in page[:limit]], len(page) > limit

@@ -191,7 +191,7 @@ class Condition:
             case "nrange":
                 return not self._in_range(v)
             case "mask":
-                return bool(mask_regex(str(self.value), self.wildcard).fullmatch(str(v)))
+                return bool(WildcardMask(str(self.value), self.wildcard).fullmatch(str(v)))
         return False
 
     def _in_range(self, v: TagValue) -> bool:
@@ -232,11 +232,6 @@ class WildcardMask:
                 return False
             pos = found + len(part)
         return True
-
-
-def mask_regex(pattern: str, wildcard: str) -> WildcardMask:
-    """The strMask matcher (``.fullmatch(text)``); kept under its old name for callers."""
-    return WildcardMask(pattern, wildcard)
 
 
 def eq(name: str, value: TagValue) -> Condition:
