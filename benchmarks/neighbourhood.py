@@ -67,11 +67,15 @@ def scram_record(password: str, iterations: int) -> str:
     client_key = hmac.new(salted, b"Client Key", hashlib.sha1).digest()
     stored_key = hashlib.sha1(client_key).hexdigest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha1).hexdigest()
-    return (f'return {{\n\t["iteration_count"] = {iterations};\n\t["server_key"] = "{server_key}";\n'
-            f'\t["stored_key"] = "{stored_key}";\n\t["salt"] = "{salt}";\n}};\n')
+    return (
+        f'return {{\n\t["iteration_count"] = {iterations};\n\t["server_key"] = "{server_key}";\n'
+        f'\t["stored_key"] = "{stored_key}";\n\t["salt"] = "{salt}";\n}};\n'
+    )
 
 
-def precreate_accounts(workdir: Path, domain: str, names: list[str], iterations: int = LOW_ITERATIONS) -> None:
+def precreate_accounts(
+    workdir: Path, domain: str, names: list[str], iterations: int = LOW_ITERATIONS
+) -> None:
     accounts = workdir / "data" / domain.replace(".", "%2e") / "accounts"
     accounts.mkdir(parents=True, exist_ok=True)
     record = scram_record(PASSWORD, iterations)  # same password and salt: computed once
@@ -82,11 +86,15 @@ def precreate_accounts(workdir: Path, domain: str, names: list[str], iterations:
 # -- worker: a chunk of device sessions ----------------------------------------------------------------
 def measurement(name: str) -> MeterReadout:
     now = datetime.now(UTC)
-    return MeterReadout(device=name, timestamp=now, readings=(
-        Reading.of(Quantity.ACTIVE_POWER, 1234.5, now, Phase.L1),
-        Reading.of(Quantity.VOLTAGE, 229.7, now, Phase.L1),
-        Reading.of(Quantity.ENERGY_IMPORT, 1.2e7, now, Phase.TOTAL),
-    ))
+    return MeterReadout(
+        device=name,
+        timestamp=now,
+        readings=(
+            Reading.of(Quantity.ACTIVE_POWER, 1234.5, now, Phase.L1),
+            Reading.of(Quantity.VOLTAGE, 229.7, now, Phase.L1),
+            Reading.of(Quantity.ENERGY_IMPORT, 1.2e7, now, Phase.TOTAL),
+        ),
+    )
 
 
 def self_rss() -> int:
@@ -138,7 +146,9 @@ async def worker(args: argparse.Namespace) -> None:
     await asyncio.gather(*(connect(n) for n in names))
     print(json.dumps({"phase": "connected", **stats}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "publish"
-    loops = [asyncio.ensure_future(publish_loop(n, args.first + i)) for i, n in enumerate(names) if n in clients]
+    loops = [
+        asyncio.ensure_future(publish_loop(n, args.first + i)) for i, n in enumerate(names) if n in clients
+    ]
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # EOF / "stop"
     for task in [*loops, reporter]:
         task.cancel()
@@ -151,9 +161,24 @@ class Worker:
     def __init__(self, server_info: Path, first: int, count: int, meter_period: float) -> None:
         self.first, self.count = first, count
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", "--server-info", str(server_info), "--first", str(first),
-             "--count", str(count), "--meter-period", str(meter_period)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--server-info",
+                str(server_info),
+                "--first",
+                str(first),
+                "--count",
+                str(count),
+                "--meter-period",
+                str(meter_period),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.last: dict = {}
         self.connected_phase = False
 
@@ -272,8 +297,11 @@ async def scram_login_cost(info: dict, workdir: Path, n: int = 3) -> float:
 async def coordinator(args: argparse.Namespace) -> dict:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
-    levels = [int(x) for x in args.levels.split(",")] if args.levels else (
-        [50, 200, 500] if args.quick else [500, 1000, 2500, 5000, 7500, 10000])
+    levels = (
+        [int(x) for x in args.levels.split(",")]
+        if args.levels
+        else ([50, 200, 500] if args.quick else [500, 1000, 2500, 5000, 7500, 10000])
+    )
     window = 4.0 if args.quick else 12.0
     workdir = Path(tempfile.mkdtemp(prefix="xmpp-iot-bench-neighbourhood-"))
     server = make_devserver("prosody", workdir, components=("bench",))  # one, so the component port is up
@@ -288,8 +316,11 @@ async def coordinator(args: argparse.Namespace) -> dict:
     await app.client.connect()
     results, workers, saturation = [], [], None
     scram_cpu = await scram_login_cost(info, workdir)
-    print(f"one SCRAM-SHA-1 login at 10000 iterations costs {scram_cpu * 1000:.0f} ms of client CPU "
-          f"(accounts below use {LOW_ITERATIONS} iterations)", flush=True)
+    print(
+        f"one SCRAM-SHA-1 login at 10000 iterations costs {scram_cpu * 1000:.0f} ms of client CPU "
+        f"(accounts below use {LOW_ITERATIONS} iterations)",
+        flush=True,
+    )
     base_server_rss = proc_rss(server_pid)
     try:
         total = 0
@@ -300,7 +331,8 @@ async def coordinator(args: argparse.Namespace) -> dict:
             except (IqError, IqTimeout) as exc:  # the server no longer keeps up: that is the answer
                 condition = "timeout" if isinstance(exc, IqTimeout) else exc.iq["error"]["condition"]
                 saturation = saturation or (
-                    f"at {total} sessions: the pub/sub service did not create the nodes for {level} ({condition})")
+                    f"at {total} sessions: the pub/sub service did not create the nodes for {level} ({condition})"
+                )
                 print(f"{level:>6} sessions: {saturation}", flush=True)
                 break
             new_workers = []
@@ -327,17 +359,22 @@ async def coordinator(args: argparse.Namespace) -> dict:
             pub0 = sum(w.last.get("published", 0) for w in workers)
             rec0 = app.received
             app.latencies.clear()
-            cpu0 = {"server": proc_cpu(server_pid), "workers": sum(w.cpu() for w in workers),
-                    "app": time.process_time()}
+            cpu0 = {
+                "server": proc_cpu(server_pid),
+                "workers": sum(w.cpu() for w in workers),
+                "app": time.process_time(),
+            }
             machine0 = machine_cpu()
             t_start = time.monotonic()
             await asyncio.sleep(window)
             elapsed = time.monotonic() - t_start
             for w in workers:
                 w.poll_lines()
-            cpu = {"server": proc_cpu(server_pid) - cpu0["server"],
-                   "workers": sum(w.cpu() for w in workers) - cpu0["workers"],
-                   "app": time.process_time() - cpu0["app"]}
+            cpu = {
+                "server": proc_cpu(server_pid) - cpu0["server"],
+                "workers": sum(w.cpu() for w in workers) - cpu0["workers"],
+                "app": time.process_time() - cpu0["app"],
+            }
             machine1 = machine_cpu()
             cpu["other processes"] = max(0.0, machine1[0] - machine0[0] - sum(cpu.values()))
             cpu["idle"] = max(0.0, (machine1[1] - machine0[1]) - (machine1[0] - machine0[0]))
@@ -348,24 +385,35 @@ async def coordinator(args: argparse.Namespace) -> dict:
             p50, p99 = percentile(app.latencies, 0.5), percentile(app.latencies, 0.99)
             client_rss = sum(w.last.get("rss", 0) - w.last.get("rss_base", 0) for w in workers)
             row = {
-                "sessions": connected, "failed": failed, "connect_s": round(connect_s, 1),
-                "offered_per_s": round(offered, 1), "received_per_s": round(received, 1),
+                "sessions": connected,
+                "failed": failed,
+                "connect_s": round(connect_s, 1),
+                "offered_per_s": round(offered, 1),
+                "received_per_s": round(received, 1),
                 "p50_ms": round(p50 * 1000, 1) if p50 is not None else None,
                 "p99_ms": round(p99 * 1000, 1) if p99 is not None else None,
                 "server_rss_mb": round(proc_rss(server_pid) / 2**20, 1),
-                "server_kb_per_session": round((proc_rss(server_pid) - base_server_rss) / max(1, connected) / 1024, 1),
+                "server_kb_per_session": round(
+                    (proc_rss(server_pid) - base_server_rss) / max(1, connected) / 1024, 1
+                ),
                 "client_kb_per_session": round(client_rss / max(1, connected) / 1024, 1),
                 "cpu_share": {k: round(v / elapsed, 2) for k, v in cpu.items()},
             }
             results.append(row)
-            print(f"{row['sessions']:>6} sessions ({failed} failed, connected in {row['connect_s']} s): "
-                  f"{row['offered_per_s']:.0f} msg/s offered, {row['received_per_s']:.0f} received, "
-                  f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, server {row['server_rss_mb']} MB "
-                  f"({row['server_kb_per_session']} KB/session), client {row['client_kb_per_session']} KB/session, "
-                  f"CPU cores used {row['cpu_share']}", flush=True)
+            print(
+                f"{row['sessions']:>6} sessions ({failed} failed, connected in {row['connect_s']} s): "
+                f"{row['offered_per_s']:.0f} msg/s offered, {row['received_per_s']:.0f} received, "
+                f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, server {row['server_rss_mb']} MB "
+                f"({row['server_kb_per_session']} KB/session), client {row['client_kb_per_session']} KB/session, "
+                f"CPU cores used {row['cpu_share']}",
+                flush=True,
+            )
             if cpu["other processes"] / elapsed > 0.5:
-                print(f"       note: other processes used {cpu['other processes'] / elapsed:.1f} of the "
-                      f"{os.cpu_count()} cores during this level; the numbers above are limited by that", flush=True)
+                print(
+                    f"       note: other processes used {cpu['other processes'] / elapsed:.1f} of the "
+                    f"{os.cpu_count()} cores during this level; the numbers above are limited by that",
+                    flush=True,
+                )
             reason = None
             if failed > 0.01 * level:
                 reason = f"{failed} of {level} sessions failed to connect"
@@ -410,8 +458,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small levels, short windows (< 1 min)")
     parser.add_argument("--levels", help="comma-separated session counts to grow through")
     parser.add_argument("--meter-period", type=float, default=10.0, help="seconds between meter readings")
-    parser.add_argument("--keep-going", action="store_true",
-                        help="grow through every level even after saturation (how many sessions are held)")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="grow through every level even after saturation (how many sessions are held)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--server-info", help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)

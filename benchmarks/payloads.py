@@ -40,28 +40,46 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 def storage_status() -> efi.StorageStatus:
     return efi.StorageStatus(
-        efi_resource_id="boiler-0042", timestamp=T0, flexibility_update_id="status-000981", valid_from=T0,
+        efi_resource_id="boiler-0042",
+        timestamp=T0,
+        flexibility_update_id="status-000981",
+        valid_from=T0,
         current_fill_level=61.25,
-        actuator_statuses=(efi.ActuatorStatus(
-            actuator_id=0, current_running_mode=1, running_mode_factor=0.4, previous_running_mode_id=0,
-            transition_timestamp=T0 - timedelta(minutes=3),
-            timer_updates=(efi.TimerUpdate(timer_id=0, finished_at=T0 + timedelta(minutes=12)),),
-        ),),
+        actuator_statuses=(
+            efi.ActuatorStatus(
+                actuator_id=0,
+                current_running_mode=1,
+                running_mode_factor=0.4,
+                previous_running_mode_id=0,
+                transition_timestamp=T0 - timedelta(minutes=3),
+                timer_updates=(efi.TimerUpdate(timer_id=0, finished_at=T0 + timedelta(minutes=12)),),
+            ),
+        ),
     )
 
 
 def shiftable_update() -> efi.ShiftableUpdate:
     def phase(nr: int, powers: list[float]) -> efi.SequentialProfile:
-        profile = efi.ElectricityProfile(elements=tuple(
-            efi.ElectricityProfileElement(duration=timedelta(minutes=15), power=p) for p in powers))
+        profile = efi.ElectricityProfile(
+            elements=tuple(
+                efi.ElectricityProfileElement(duration=timedelta(minutes=15), power=p) for p in powers
+            )
+        )
         return efi.SequentialProfile(
-            sequence_nr=nr, max_interval_before=timedelta(minutes=30 if nr else 0),
-            alternatives=(efi.SequentialProfileAlternative(
-                alternative_nr=0, profiles=efi.ProfileContainer(electricity=profile)),),
+            sequence_nr=nr,
+            max_interval_before=timedelta(minutes=30 if nr else 0),
+            alternatives=(
+                efi.SequentialProfileAlternative(
+                    alternative_nr=0, profiles=efi.ProfileContainer(electricity=profile)
+                ),
+            ),
         )
 
     return efi.ShiftableUpdate(
-        efi_resource_id="washer-17", timestamp=T0, flexibility_update_id="wash-2024-05-01", valid_from=T0,
+        efi_resource_id="washer-17",
+        timestamp=T0,
+        flexibility_update_id="wash-2024-05-01",
+        valid_from=T0,
         end_before=T0 + timedelta(hours=8),
         sequential_profiles=(phase(0, [2000.0, 2000.0, 150.0, 150.0]), phase(1, [500.0, 800.0])),
     )
@@ -69,7 +87,9 @@ def shiftable_update() -> efi.ShiftableUpdate:
 
 def efi_measurement() -> efi.Measurement:
     return efi.Measurement(
-        efi_resource_id="heatpump-3", timestamp=T0, measurement_timestamp=T0 - timedelta(seconds=1),
+        efi_resource_id="heatpump-3",
+        timestamp=T0,
+        measurement_timestamp=T0 - timedelta(seconds=1),
         electricity=efi.ElectricityMeasurement(power=1830.5),
         heat=efi.HeatValues(temperature=52.5, thermal_power=-6100.0),
     )
@@ -77,8 +97,11 @@ def efi_measurement() -> efi.Measurement:
 
 def meter_readout() -> meas.MeterReadout:
     readings = []
-    for phase, p, q, v, i in ((meas.Phase.L1, 1450.0, -120.5, 229.8, 6.31), (meas.Phase.L2, 310.0, 12.0, 231.2, 1.4),
-                              (meas.Phase.L3, 2204.0, -300.0, 230.4, 9.6)):
+    for phase, p, q, v, i in (
+        (meas.Phase.L1, 1450.0, -120.5, 229.8, 6.31),
+        (meas.Phase.L2, 310.0, 12.0, 231.2, 1.4),
+        (meas.Phase.L3, 2204.0, -300.0, 230.4, 9.6),
+    ):
         readings += [
             meas.Reading.of(meas.Quantity.ACTIVE_POWER, p, T0, phase),
             meas.Reading.of(meas.Quantity.REACTIVE_POWER, q, T0, phase),
@@ -140,18 +163,29 @@ def main() -> int:
         decode_el = rate(lambda: module.decode_element(element), seconds)  # noqa: B023
         encode = rate(lambda: module.encode(msg), seconds)  # noqa: B023
         ref = rate(lambda: reference.decode(text), max(seconds / 2, 0.2))  # noqa: B023
-        results.append({
-            "payload": name, "bytes": len(data), "decode_per_s": round(decode), "decode_element_per_s": round(decode_el),
-            "encode_per_s": round(encode), "xmlschema_decode_per_s": round(ref), "ratio_decode": round(decode / ref, 1),
-        })
+        results.append(
+            {
+                "payload": name,
+                "bytes": len(data),
+                "decode_per_s": round(decode),
+                "decode_element_per_s": round(decode_el),
+                "encode_per_s": round(encode),
+                "xmlschema_decode_per_s": round(ref),
+                "ratio_decode": round(decode / ref, 1),
+            }
+        )
 
     header = f"{'payload':<30}{'bytes':>7}{'decode/s':>11}{'from etree/s':>14}{'encode/s':>11}{'xmlschema/s':>13}{'ratio':>8}"
-    print(f"payload codecs, one core, Python {platform.python_version()}, {'quick' if args.quick else 'full'} run")
+    print(
+        f"payload codecs, one core, Python {platform.python_version()}, {'quick' if args.quick else 'full'} run"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['payload']:<30}{r['bytes']:>7}{r['decode_per_s']:>11,}{r['decode_element_per_s']:>14,}"
-              f"{r['encode_per_s']:>11,}{r['xmlschema_decode_per_s']:>13,}{r['ratio_decode']:>7.1f}x")
+        print(
+            f"{r['payload']:<30}{r['bytes']:>7}{r['decode_per_s']:>11,}{r['decode_element_per_s']:>14,}"
+            f"{r['encode_per_s']:>11,}{r['xmlschema_decode_per_s']:>13,}{r['ratio_decode']:>7.1f}x"
+        )
     efi_rows = [r for r in results if r["payload"].startswith("EFI")]
     summary = {
         "benchmark": "payloads",

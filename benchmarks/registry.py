@@ -5,10 +5,17 @@ clients with the same number of requests in flight:
   * registry: 80% searches, 20% writes (10% concentrator registrations, 10% owner updates),
     at 10k and at 100k registered things (seeded straight into the database, then the
     component is started on it);
-  * echo: the same stanzas answered by a raw slixmpp component that copies the payload,
-measured in alternating rounds with the registry so that both see the same background load.
-Prints throughput, p50/p99 latency and the ratio registry/echo (the median of the rounds' ratios,
-and the ratio of the totals); the last line is JSON.
+  * echo: the same stanzas answered by a raw slixmpp component that copies the payload (the
+    baseline of the target ratio registry/echo);
+  * replay: a raw slixmpp component that answers each request with the bytes the registry sends
+    for it (rendered from the seeded data before the run, written as text, no work at all). It
+    splits the gap: replay/echo is what the protocol's answers (a page of things is 8x the
+    request) cost the server and the clients; registry/replay is what the registry's own work
+    (search, durable writes) costs on top,
+measured in alternating rounds so that all see the same background load. Prints throughput,
+p50/p99 latency (searches and writes apart), the CPU per request of the component, the XMPP server
+and the load clients, and the ratios (the median of the rounds' ratios, and of the totals); the
+last line is JSON.
 
     python benchmarks/registry.py [--quick] [--server-kind prosody|ejabberd]
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -30,16 +38,20 @@ from xml.etree.ElementTree import Element, SubElement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.registry.open_store import open_store
+from components.registry.protocol import found_xml
 from components.registry.sqlite_store import SqliteRegistryStore
 from xmpp_iot.client import IotClient
 from xmpp_iot.connection import Endpoint, Security
 from xmpp_iot.devserver import make_devserver
 from xmpp_iot.devserver.processes import ComponentProcess
 from xmpp_iot.discovery.model import KEY, NS, NodeRef, Tag, Thing
+from xmpp_iot.discovery.stanza import read_conditions
 
 CLASSES = ["PMU", "Meter", "HeatPump", "Battery", "EVCharger", "PV", "Washer", "Inverter", "Boiler", "Sensor"]
 AREAS = 200
 LOAD_CLIENTS = 4
+_IQ_SERIAL = itertools.count()  # request number first: the replay baseline finds its answer by it
 ROUNDS = 6  # registry and echo measured in alternating turns
 
 
@@ -98,52 +110,79 @@ def write_payload(rnd: random.Random, client_index: int, count: int) -> Element:
     return el
 
 
-def make_plan(requests: int, count: int, clients: int, seed: int = 7) -> list[tuple[int, str, Element]]:
-    """The mixed load: (client index, IQ type, payload) for each request, 80% searches."""
+def make_plan(requests: int, count: int, clients: int, seed: int = 7) -> list[tuple[int, int, str, Element]]:
+    """The mixed load: (request number, client index, IQ type, payload) for each request, 80% searches."""
     rnd = random.Random(seed)
     plan = []
     for i in range(requests):
         c = i % clients
         if rnd.random() < 0.8:
-            plan.append((c, "get", search_payload(rnd, count)))
+            plan.append((i, c, "get", search_payload(rnd, count)))
         else:
-            plan.append((c, "set", write_payload(rnd, c, count)))
+            plan.append((i, c, "set", write_payload(rnd, c, count)))
     return plan
+
+
+def record_replies(db: Path, plan: list[tuple[int, int, str, Element]], path: Path) -> float:
+    """Render, before the run, the `<found/>` the registry sends for each search of the plan (on the
+    seeded data; writes get an empty result) into a JSON list for the replay baseline. Returns the
+    mean size of a search answer in bytes."""
+    store = open_store(str(db))
+    replies, sizes = [], []
+    for _, c, itype, payload in plan:
+        if itype != "get":
+            replies.append("")
+            continue
+        limit = int(payload.get("maxCount", "10"))
+        things, more = store.search(read_conditions(payload), f"load{c}@localhost", 0, limit)
+        for thing in things:
+            thing.tags.pop(KEY, None)
+        replies.append(found_xml(things, more))
+        sizes.append(len(replies[-1].encode()))
+    store.close()
+    path.write_text(json.dumps(replies))
+    return statistics.mean(sizes)
 
 
 async def run_plan(
     clients: list[IotClient], target: str, plan: list, window: int
 ) -> tuple[list[float], float, int]:
-    """Send the plan with `window` requests in flight; return latencies, elapsed seconds, errors."""
-    latencies: list[float] = []
+    """Send the plan with `window` requests in flight; return (IQ type, latency) pairs, elapsed
+    seconds and the number of errors."""
+    latencies: list[tuple[str, float]] = []
     errors = 0
     queue = iter(plan)
 
     async def worker() -> None:
         nonlocal errors
-        for c, itype, payload in queue:
-            iq = clients[c].xmpp.make_iq(ito=target, itype=itype)
+        for index, c, itype, payload in queue:
+            iq = clients[c].xmpp.make_iq(ito=target, itype=itype, id=f"q{index}-{next(_IQ_SERIAL)}")
             iq.xml.append(payload)  # an ElementTree element may sit in several trees
             t0 = time.perf_counter()
             try:
                 await iq.send(timeout=30)
             except Exception:
                 errors += 1
-            latencies.append(time.perf_counter() - t0)
+            latencies.append((itype, time.perf_counter() - t0))
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(window)))
     return latencies, time.perf_counter() - start, errors
 
 
-def summarize(latencies: list[float], elapsed: float, errors: int) -> dict:
-    latencies = sorted(latencies)
+def summarize(typed_latencies: list[tuple[str, float]], elapsed: float, errors: int) -> dict:
+    latencies = sorted(seconds for _, seconds in typed_latencies)
+    searches = [seconds for itype, seconds in typed_latencies if itype == "get"]
+    writes = [seconds for itype, seconds in typed_latencies if itype == "set"]
     return {
         "requests": len(latencies),
         "errors": errors,
         "throughput_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": round(1000 * statistics.median(latencies), 2),
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
+        # writes wait for their commit to be durable; searches do not
+        "search_p50_ms": round(1000 * statistics.median(searches), 2) if searches else None,
+        "write_p50_ms": round(1000 * statistics.median(writes), 2) if writes else None,
     }
 
 
@@ -160,40 +199,52 @@ async def drive_interleaved(
     count: int,
     rounds: int = ROUNDS,
     pids: dict[str, int] | None = None,
-) -> dict[str, dict]:
+    server_pgid: int | None = None,
+) -> tuple[dict[str, dict], list[dict[str, float]]]:
     """The same plan against each target, in alternating rounds.
 
     The machine is shared, so load from elsewhere comes and goes; measuring the targets in
     turns of a few seconds each lets both see the same background, which keeps the ratio
-    meaningful even when the absolute numbers wander.
+    meaningful even when the absolute numbers wander. Returns each target's figures and each
+    round's throughput per target (see :func:`round_ratio`).
     """
     pids = pids or {}
     plan = make_plan(requests, count, len(clients))
     size = -(-len(plan) // rounds)
     totals = {t: ([], 0.0, 0) for t in targets}
     cpu = dict.fromkeys(targets, 0.0)
+    server_cpu = dict.fromkeys(targets, 0.0)
+    client_cpu = dict.fromkeys(targets, 0.0)
     per_round: list[dict[str, float]] = []
     for r in range(rounds):
         chunk = plan[r * size : (r + 1) * size]
         per_round.append({})
         for target in targets if r % 2 == 0 else reversed(targets):
             before = cpu_seconds(pids.get(target))
+            server_before, client_before = group_cpu_seconds(server_pgid), time.process_time()
             lat, elapsed, errors = await run_plan(clients, target, chunk, window)
             cpu[target] += cpu_seconds(pids.get(target)) - before
+            server_cpu[target] += group_cpu_seconds(server_pgid) - server_before
+            client_cpu[target] += time.process_time() - client_before
             acc = totals[target]
             totals[target] = (acc[0] + lat, acc[1] + elapsed, acc[2] + errors)
             per_round[-1][target] = len(lat) / elapsed
     result = {t: summarize(*totals[t]) for t in targets}
-    # the first target against each other one, round by round: the median ignores a round that
-    # a burst of load from elsewhere hit on one side only
-    for t in targets[1:]:
-        ratios = [rnd[targets[0]] / rnd[t] for rnd in per_round]
-        result[t]["round_ratios"] = [round(x, 3) for x in ratios]
-        result[t]["median_ratio"] = round(statistics.median(ratios), 3)
     for t in targets:
         if t in pids:  # CPU the component itself spent per request: what the optimisations aim at
             result[t]["cpu_ms_per_request"] = round(1000 * cpu[t] / len(plan), 3)
-    return result
+        # where the rest of the machine's two cores go: the XMPP server and the load clients
+        if server_pgid is not None:
+            result[t]["server_cpu_ms_per_request"] = round(1000 * server_cpu[t] / len(plan), 3)
+        result[t]["client_cpu_ms_per_request"] = round(1000 * client_cpu[t] / len(plan), 3)
+    return result, per_round
+
+
+def round_ratio(per_round: list[dict[str, float]], target: str, baseline: str) -> dict:
+    """Throughput of target / baseline, round by round, and their median: the median ignores a
+    round that a burst of load from elsewhere hit on one side only."""
+    ratios = [r[target] / r[baseline] for r in per_round]
+    return {"median": round(statistics.median(ratios), 3), "rounds": [round(x, 3) for x in ratios]}
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -207,8 +258,30 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def group_cpu_seconds(pgid: int | None) -> float:
+    """CPU time of every process in a process group: the XMPP server with its helpers."""
+    if pgid is None:
+        return 0.0
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 async def run_level(
-    info, workdir: Path, count: int, requests: int, window: int, echo_pid: int, registry_args: list[str]
+    info,
+    workdir: Path,
+    count: int,
+    requests: int,
+    window: int,
+    echo_pid: int,
+    registry_args: list[str],
+    server_pgid: int | None = None,
 ) -> dict:
     db = workdir / f"registry-{count}.sqlite3"
     owners = [f"load{i}@localhost" for i in range(LOAD_CLIENTS)]
@@ -217,6 +290,9 @@ async def run_level(
     store.bulk_load(seed_things(count, owners))
     store.close()
     seed_s = time.perf_counter() - t0
+    recorded = workdir / f"replies-{count}.json"
+    answer_bytes = record_replies(db, make_plan(requests, count, LOAD_CLIENTS), recorded)
+    replay = start_baseline(info, "replay", "--replay", str(recorded))
     registry = ComponentProcess(
         "registry", info, jid=info.component_jid("registry"), db=db, log_path=workdir / f"registry-{count}.log",
         extra_args=["--log-level", "WARNING", *registry_args],
@@ -239,20 +315,47 @@ async def run_level(
                 raise
             await asyncio.sleep(0.2)
     await drive(clients, info.component_jid("registry"), min(500, requests), window, count)  # warm-up
-    targets = [info.component_jid("registry"), info.component_jid("echo")]
-    pids = {targets[0]: registry.process.pid, targets[1]: echo_pid}
-    measured = await drive_interleaved(clients, targets, requests, window, count, pids=pids)
-    result, echo = measured[info.component_jid("registry")], measured[info.component_jid("echo")]
+    names = {"registry": info.component_jid("registry"), "echo": info.component_jid("echo"),
+             "replay": info.component_jid("replay")}  # fmt: skip
+    pids = {names["registry"]: registry.process.pid, names["echo"]: echo_pid, names["replay"]: replay.pid}
+    measured, per_round = await drive_interleaved(
+        clients, list(names.values()), requests, window, count, pids=pids, server_pgid=server_pgid
+    )
     await asyncio.gather(*(c.close() for c in clients))
     registry.stop()
+    replay.terminate()
+    replay.wait(10)
+    by_name = {name: measured[jid] for name, jid in names.items()}
+    vs_echo = round_ratio(per_round, names["registry"], names["echo"])
     return {
         "things": count,
         "seed_s": round(seed_s, 1),
-        "registry": result,
-        "echo": echo,
-        "ratio": echo["median_ratio"],  # median of the alternating rounds' ratios
-        "ratio_of_totals": round(result["throughput_per_s"] / echo["throughput_per_s"], 3),
+        "mean_search_answer_bytes": round(answer_bytes),
+        **by_name,
+        "ratio": vs_echo["median"],  # the target: registry / echo, median of the alternating rounds
+        "round_ratios": vs_echo["rounds"],
+        "ratio_of_totals": round(
+            by_name["registry"]["throughput_per_s"] / by_name["echo"]["throughput_per_s"], 3
+        ),
+        # the decomposition: what answering with the registry's bytes costs the server and the
+        # clients (a component doing no work), and what the registry's own work costs on top
+        "replay_vs_echo": round_ratio(per_round, names["replay"], names["echo"])["median"],
+        "registry_vs_replay": round_ratio(per_round, names["registry"], names["replay"])["median"],
     }
+
+
+def start_baseline(info, name: str, *extra: str) -> subprocess.Popen[str]:
+    """Start benchmarks/echo_component.py as component `name` and wait until it is connected."""
+    jid = info.component_jid(name)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("echo_component.py")), f"127.0.0.1:{info.port_for(jid)}", jid,
+         *extra],
+        env=dict(os.environ, XMPP_IOT_COMPONENT_SECRET=info.components[jid]), stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    if not proc.stdout.readline():
+        raise RuntimeError(f"the {name} baseline component did not connect")
+    return proc
 
 
 async def main() -> dict:
@@ -272,18 +375,21 @@ async def main() -> dict:
     args = parser.parse_args()
     levels = [(2_000, 1_500), (10_000, 2_000)] if args.quick else [(10_000, 10_000), (100_000, 10_000)]
     workdir = Path(tempfile.mkdtemp(prefix="xmpp-iot-bench-registry-"))
-    server = make_devserver(args.server_kind, workdir, components=("registry", "echo"))
+    server = make_devserver(args.server_kind, workdir, components=("registry", "echo", "replay"))
     info = server.start(timeout=60)
-    echo_proc = subprocess.Popen(  # noqa: ASYNC220 - set-up, before anything is measured
-        [sys.executable, str(Path(__file__).with_name("echo_component.py")), f"127.0.0.1:{info.port_for(info.component_jid('echo'))}",
-         info.component_jid("echo")],
-        env=dict(os.environ, XMPP_IOT_COMPONENT_SECRET=info.components[info.component_jid("echo")]),
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    echo_proc = start_baseline(info, "echo")
     try:
-        echo_proc.stdout.readline()
         results = [
-            await run_level(info, workdir, count, n, args.window, echo_proc.pid, args.registry_arg)
+            await run_level(
+                info,
+                workdir,
+                count,
+                n,
+                args.window,
+                echo_proc.pid,
+                args.registry_arg,
+                server_pgid=server.process_group(),
+            )
             for count, n in levels
         ]
     finally:
@@ -295,18 +401,26 @@ async def main() -> dict:
         f"\nThing registry on {args.server_kind}, {args.window} requests in flight, {LOAD_CLIENTS} clients{extra}"
     )
     print(
-        f"{'things':>8} {'target':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'cpu ms/req':>10}"
+        f"{'things':>8} {'target':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        f" {'search p50':>10} {'write p50':>9} {'CPU ms/req: component':>22} {'server':>7} {'clients':>8}"
     )
     for r in results:
-        for target in ("registry", "echo"):
+        for target in ("registry", "echo", "replay"):
             m = r[target]
             print(
                 f"{r['things']:>8} {target:>9} {m['throughput_per_s']:>9} {m['p50_ms']:>8} {m['p99_ms']:>8} "
-                f"{m['errors']:>7} {m.get('cpu_ms_per_request', ''):>10}"
+                f"{m['errors']:>7} {m['search_p50_ms']:>10} {m['write_p50_ms']:>9} "
+                f"{m.get('cpu_ms_per_request', ''):>22} "
+                f"{m.get('server_cpu_ms_per_request', ''):>7} {m['client_cpu_ms_per_request']:>8}"
             )
-        rounds = r["echo"]["round_ratios"]
+        rounds = r["round_ratios"]
         print(
             f"{'':>8} {'ratio':>9} {r['ratio']:>9}  (median of rounds {rounds}; of totals {r['ratio_of_totals']})"
+        )
+        print(
+            f"{'':>8} {'':>9} replay/echo {r['replay_vs_echo']} (the protocol's answers, no work), "
+            f"registry/replay {r['registry_vs_replay']} (the registry's own work); "
+            f"a search answer is {r['mean_search_answer_bytes']} bytes on average"
         )
     top = results[-1]
     summary = {
@@ -317,6 +431,8 @@ async def main() -> dict:
         "registry_args": args.registry_arg,
         "levels": results,
         "ratio_at_largest": top["ratio"],
+        "replay_vs_echo_at_largest": top["replay_vs_echo"],
+        "registry_vs_replay_at_largest": top["registry_vs_replay"],
         "p99_ms_at_largest": top["registry"]["p99_ms"],
         "target_ratio_met": top["ratio"] >= 0.8,
         "target_p99_met": top["registry"]["p99_ms"] <= 25.0,

@@ -4,7 +4,10 @@ In one run on one throwaway server, against the same raw baselines every compone
   * readout round trip: an app reads 10 momentary fields from a device (client to client, the
     library's ``iot_sensordata`` on both sides: req, IQ result <accepted/>, one <fields done='true'/>
     message) vs. the raw echo component answering the same ``<req/>`` IQ
-    (benchmarks/echo_component.py). The device runs in a process of its own, as the echo does;
+    (benchmarks/echo_component.py). The device runs in a process of its own, as the echo does.
+    A third party splits the gap: a bare slixmpp client sending the bytes our device sends, rendered
+    once (raw device). echo/raw device is what the protocol's three stanzas cost; raw device/ours is
+    what the device library costs on top (its CPU per readout is printed next to the bare one);
   * control round trip: ``iot_control`` set of one parameter vs. the echo of the same ``<set/>``.
     Round trips are sequential, in 20 rounds alternating with the echo (which goes first alternates
     too); the ratio is the median of the per-round throughput ratios (other work shares the machine);
@@ -40,13 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from slixmpp import ComponentXMPP
 from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import StanzaPath
+from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 
 import benchmarks.echo_component as echo_component
 import xmpp_iot.control  # registers iot_control
 import xmpp_iot.sensordata  # noqa: F401 - registers iot_sensordata
 from xmpp_iot.client import IotClient
-from xmpp_iot.connection import Endpoint, Security, start_session, stop_session
+from xmpp_iot.connection import Endpoint, Security, new_client, start_session, stop_session
 from xmpp_iot.control import ControlDevice
 from xmpp_iot.devserver import make_devserver
 from xmpp_iot.devserver.processes import ComponentProcess
@@ -54,6 +57,8 @@ from xmpp_iot.measurement import MeterReadout, Phase, Quantity, Reading, encode_
 from xmpp_iot.nodes import measurement_node
 from xmpp_iot.sensordata import DeviceSource, OpenGate
 from xmpp_iot.sensordata.model import NS as SD_NS
+from xmpp_iot.sensordata.model import ReadoutRequest
+from xmpp_iot.sensordata.stanza import fields_xml
 
 CONTROL_NS = "urn:xmpp:iot:control"
 WINDOW = 50  # publishes in flight
@@ -84,34 +89,36 @@ async def round_trips(n: int, one) -> dict:
     return _summary(latencies, time.perf_counter() - start, errors)
 
 
-async def paired(n: int, op, baseline, blocks: int = 20) -> tuple[dict, dict, list[float]]:
-    """``n`` sequential round trips of ``op`` and of ``baseline``, interleaved in blocks (rounds)
-    so that both see the same (shared, noisy) machine; p50/p99 and throughput of each, and the
-    throughput ratio op/baseline of each round (alternating which of the two goes first)."""
-    lat: dict[str, list[float]] = {"op": [], "base": []}
-    spent = {"op": 0.0, "base": 0.0}
-    errors = {"op": 0, "base": 0}
-    ratios = []
+async def interleaved(n: int, ops: dict, blocks: int = 20) -> tuple[dict[str, dict], list[dict[str, float]]]:
+    """``n`` sequential round trips of each op (name -> awaitable factory), interleaved in blocks
+    (rounds) so that all see the same (shared, noisy) machine, the order rotating each block.
+    Returns p50/p99 and throughput of each, and each block's throughput per op."""
+    names = list(ops)
+    lat: dict[str, list[float]] = {k: [] for k in names}
+    spent = dict.fromkeys(names, 0.0)
+    errors = dict.fromkeys(names, 0)
+    per_block: list[dict[str, float]] = []
     for block in range(blocks):
-        took = {}
-        order = (("op", op), ("base", baseline)) if block % 2 == 0 else (("base", baseline), ("op", op))
-        for key, fn in order:
+        rates = {}
+        for key in names[block % len(names) :] + names[: block % len(names)]:
             t_block = time.perf_counter()
             for _ in range(n // blocks):
                 t0 = time.perf_counter()
                 try:
-                    await fn()
+                    await ops[key]()
                 except Exception:
                     errors[key] += 1
                 lat[key].append(time.perf_counter() - t0)
-            took[key] = time.perf_counter() - t_block
-            spent[key] += took[key]
-        ratios.append(took["base"] / took["op"])
-    return (
-        _summary(lat["op"], spent["op"], errors["op"]),
-        _summary(lat["base"], spent["base"], errors["base"]),
-        ratios,
-    )
+            took = time.perf_counter() - t_block
+            spent[key] += took
+            rates[key] = (n // blocks) / took
+        per_block.append(rates)
+    return {k: _summary(lat[k], spent[k], errors[k]) for k in names}, per_block
+
+
+def block_ratio(per_block: list[dict[str, float]], op: str, base: str) -> float:
+    """Median over the blocks of op's throughput / base's throughput."""
+    return round(statistics.median(b[op] / b[base] for b in per_block), 3)
 
 
 def echo_iq(app: IotClient, target: str, payload: Element, itype: str = "get"):
@@ -312,9 +319,15 @@ async def device_process(argv: list[str]) -> None:
     await asyncio.Event().wait()
 
 
-async def start_device(info, jid: str, password: str) -> asyncio.subprocess.Process:
+async def start_device(info, jid: str, password: str, mode: str = "--device") -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--device", info.host, str(info.c2s_port), jid, password,
+        sys.executable,
+        __file__,
+        mode,
+        info.host,
+        str(info.c2s_port),
+        jid,
+        password,
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -325,10 +338,48 @@ async def start_device(info, jid: str, password: str) -> asyncio.subprocess.Proc
     return proc
 
 
-def make_device(device: IotClient) -> None:
+def bench_source() -> DeviceSource:
+    """The benchmarked device's sensors: 10 momentary fields."""
     source = DeviceSource()
     for i in range(10):
         source.add_field(f"field{i}", lambda i=i: 20.0 + i, unit="W")
+    return source
+
+
+async def raw_device_process(argv: list[str]) -> None:
+    """Child process: the protocol's floor for a readout. A bare slixmpp client (no xmpp_iot plugin)
+    answers every ``<req/>`` with the bytes our device would send, rendered once at start: an IQ
+    result with ``<accepted/>`` and one ``<fields done='true'/>`` message of the same 10 fields. The
+    ratio echo/raw device is what the protocol and the server cost; raw device/our device is what
+    the library costs on top."""
+    host, port, jid, password = argv
+    request = ReadoutRequest(requester="app", seqnr=0, types=frozenset({"momentary"}))
+    fields = [f async for batch in bench_source().readout(request) for f in batch]
+    body = fields_xml(fields)
+    client = new_client(jid, password, Security.insecure_plaintext())  # bare slixmpp, no plugins of ours
+
+    def on_req(iq) -> None:
+        req = iq.xml.find(f"{{{SD_NS}}}req")
+        if req is None or iq["type"] != "get":
+            return
+        seqnr, to, ours = req.get("seqnr", "0"), iq.xml.get("from", ""), iq.xml.get("to", "")
+        client.send_raw(
+            f'<iq type="result" id="{iq["id"]}" to="{to}" from="{ours}">'
+            f'<accepted xmlns="{SD_NS}" seqnr="{seqnr}"/></iq>'
+            f'<message to="{to}" from="{ours}"><fields xmlns="{SD_NS}" seqnr="{seqnr}" done="true">'
+            f"{body}</fields></message>"
+        )
+
+    client.register_handler(Callback("raw readout", MatchXPath(f"{{{client.default_ns}}}iq"), on_req))
+    await start_session(client, Endpoint(host, int(port), Security.insecure_plaintext()))
+    client.send_presence()
+    client.add_event_handler("disconnected", lambda _e: os._exit(0))
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+def make_device(device: IotClient) -> None:
+    source = bench_source()
     device.xmpp.register_plugin("iot_sensordata")
     device.xmpp.plugin["iot_sensordata"].serve(source, OpenGate())
     controls = ControlDevice()
@@ -364,13 +415,15 @@ async def main() -> dict:
     sub = IotClient(
         f"bench-sub@{info.domain}/sub", "pw-sub", endpoint, create_account=True
     )  # creates the account
-    component = device_proc = None
+    component = device_proc = raw_device_proc = None
     try:
         echo_proc.stdout.readline()
         await asyncio.gather(device.connect(), app.connect(), sub.connect())
         await sub.close()  # the raw subscriber runs in its own process with this account
         target = f"bench-device@{info.domain}/dev"
         device_proc = await start_device(info, target, "pw-device")
+        raw_target = f"bench-device@{info.domain}/raw"
+        raw_device_proc = await start_device(info, raw_target, "pw-device", "--raw-device")
         app.xmpp.register_plugin("iot_sensordata")
         app.xmpp.register_plugin("iot_control")
         sd, ctl = app.xmpp.plugin["iot_sensordata"], app.xmpp.plugin["iot_control"]
@@ -380,13 +433,29 @@ async def main() -> dict:
         setp = Element(f"{{{CONTROL_NS}}}set")
         read_once = lambda: sd.read(target, types=["momentary"])  # noqa: E731
         set_once = lambda: ctl.set(target, {"OutputPercent": 10})  # noqa: E731
-        check = await read_once()
-        assert len(check.fields) == 10, check
-        await round_trips(50, read_once)  # warm-up
+        read_raw = lambda: sd.read(raw_target, types=["momentary"])  # noqa: E731
+        for read in (read_once, read_raw):
+            check = await read()
+            assert len(check.fields) == 10, check
+            await round_trips(50, read)  # warm-up
         await round_trips(50, echo_iq(app, echo_jid, req))
-        readout, echo_read, readout_ratios = await paired(trips, read_once, echo_iq(app, echo_jid, req))
+        device_cpu = {"ours": cpu_seconds(device_proc.pid), "bare": cpu_seconds(raw_device_proc.pid)}
+        reads, read_blocks = await interleaved(
+            trips, {"readout": read_once, "echo": echo_iq(app, echo_jid, req), "raw_device": read_raw}
+        )
+        readout, echo_read, raw_read = reads["readout"], reads["echo"], reads["raw_device"]
+        # CPU each device process spent per readout: the library's own cost, next to the bare floor
+        readout["device_cpu_ms"] = round(
+            1000 * (cpu_seconds(device_proc.pid) - device_cpu["ours"]) / trips, 3
+        )
+        raw_read["device_cpu_ms"] = round(
+            1000 * (cpu_seconds(raw_device_proc.pid) - device_cpu["bare"]) / trips, 3
+        )
         await round_trips(50, set_once)
-        control, echo_set, control_ratios = await paired(trips, set_once, echo_iq(app, echo_jid, setp, "set"))
+        sets, set_blocks = await interleaved(
+            trips, {"control": set_once, "echo": echo_iq(app, echo_jid, setp, "set")}
+        )
+        control, echo_set = sets["control"], sets["echo"]
 
         # -- ingest -----------------------------------------------------------------------------
         raw_node = await create_nodes(info, info.component_jid("nodeadmin"), device.jid.bare)
@@ -418,9 +487,10 @@ async def main() -> dict:
     finally:
         if component is not None:
             component.stop()
-        if device_proc is not None and device_proc.returncode is None:
-            device_proc.kill()
-            await device_proc.wait()
+        for proc in (device_proc, raw_device_proc):
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         await asyncio.gather(device.close(), app.close(), sub.close(), return_exceptions=True)
         echo_proc.terminate()
         echo_proc.wait(10)
@@ -428,10 +498,14 @@ async def main() -> dict:
 
     ratios = {
         # throughput ratio: the median over the alternating rounds (each round: both, back to back)
-        "readout_vs_echo": round(statistics.median(readout_ratios), 3),
+        "readout_vs_echo": block_ratio(read_blocks, "readout", "echo"),
         "readout_vs_echo_overall": round(readout["per_s"] / echo_read["per_s"], 3),
         "readout_vs_echo_p50": round(echo_read["p50_ms"] / readout["p50_ms"], 3),
-        "control_vs_echo": round(statistics.median(control_ratios), 3),
+        # the decomposition: what the protocol and the server cost (a bare client sending the same
+        # bytes), and what our device library costs on top of that
+        "raw_device_vs_echo": block_ratio(read_blocks, "raw_device", "echo"),
+        "readout_vs_raw_device": block_ratio(read_blocks, "readout", "raw_device"),
+        "control_vs_echo": block_ratio(set_blocks, "control", "echo"),
         "control_vs_echo_overall": round(control["per_s"] / echo_set["per_s"], 3),
         "control_vs_echo_p50": round(echo_set["p50_ms"] / control["p50_ms"], 3),
         # median over adjacent (raw, component) rounds: both saw about the same load on the shared machine
@@ -443,7 +517,11 @@ async def main() -> dict:
         f"ingest {WINDOW} in flight)"
     )
     print(f"{'what':<34} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"device CPU per readout: ours {readout['device_cpu_ms']} ms, bare slixmpp {raw_read['device_cpu_ms']} ms"
+    )
     for name, m in (("readout, 10 momentary fields", readout), ("echo of <req/>", echo_read),
+                    ("readout from a bare-slixmpp device", raw_read),
                     ("control set, 1 parameter", control), ("echo of <set/>", echo_set)):  # fmt: skip
         print(f"{name:<34} {m['per_s']:>9} {m['p50_ms']:>8} {m['p99_ms']:>8} {m['errors']:>7}")
     for r, c in zip(raw_runs, comp_runs, strict=True):
@@ -460,6 +538,7 @@ async def main() -> dict:
         "quick": args.quick,
         "readout": readout,
         "echo_readout": echo_read,
+        "raw_device_readout": raw_read,
         "control": control,
         "echo_control": echo_set,
         "raw_publish": raw,
@@ -478,5 +557,7 @@ if __name__ == "__main__":
         asyncio.run(raw_subscriber(sys.argv[2:]))
     elif sys.argv[1:2] == ["--device"]:
         asyncio.run(device_process(sys.argv[2:]))
+    elif sys.argv[1:2] == ["--raw-device"]:
+        asyncio.run(raw_device_process(sys.argv[2:]))
     else:
         print(json.dumps(asyncio.run(main())))

@@ -392,10 +392,15 @@ class _WithPayload(MatcherBase):
 
 def found_reply_xml(iq_id: str, ours: str, theirs: str, things: list[Thing], more: bool) -> str:
     """The `<iq type='result'><found/></iq>` answering a search (id, our JID, theirs), as XML text."""
-    parts = [
+    return (
         f"<iq type='result' id={quoteattr(iq_id)} from={quoteattr(ours)} to={quoteattr(theirs)}>"
-        f"<found xmlns='{NS}' more='{'true' if more else 'false'}'>"
-    ]
+        f"{found_xml(things, more)}</iq>"
+    )
+
+
+def found_xml(things: list[Thing], more: bool) -> str:
+    """The `<found/>` element of a search result, as XML text."""
+    parts = [f"<found xmlns='{NS}' more='{'true' if more else 'false'}'>"]
     for thing in things:
         entry = getattr(thing, "entry", None)  # from the in-memory index: rendered at most once
         if entry is None:
@@ -404,7 +409,7 @@ def found_reply_xml(iq_id: str, ours: str, theirs: str, things: list[Thing], mor
             if entry.xml is None:
                 entry.xml = thing_xml(thing)
             parts.append(entry.xml)
-    parts.append("</found></iq>")
+    parts.append("</found>")
     return "".join(parts)
 
 

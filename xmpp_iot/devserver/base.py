@@ -205,6 +205,10 @@ class DevServer(ABC):
     def environment(self) -> dict[str, str]:
         return dict(os.environ)
 
+    def process_group(self) -> int | None:
+        """The process group the server's work runs in, for measuring its CPU time."""
+        return self.process.pid if self.process is not None else None
+
     def signal_server(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signum)

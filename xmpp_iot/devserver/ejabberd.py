@@ -205,6 +205,13 @@ modules:
                 time.sleep(0.02)
         (self.workdir / "ejabberd.pid").unlink(missing_ok=True)
 
+    def process_group(self) -> int | None:
+        pid = self._beam_pid()  # the VM runs in a session of its own, not in our child's group
+        try:
+            return os.getpgid(pid) if pid is not None else super().process_group()
+        except ProcessLookupError:
+            return None
+
     def _beam_pid(self) -> int | None:
         try:
             return int((self.workdir / "ejabberd.pid").read_text().strip())
