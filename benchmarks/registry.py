@@ -38,6 +38,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.proc_cpu import cpu_seconds, group_cpu_seconds
 from components.registry.open_store import open_store
 from components.registry.protocol import found_xml
 from components.registry.sqlite_store import SqliteRegistryStore
@@ -245,32 +246,6 @@ def round_ratio(per_round: list[dict[str, float]], target: str, baseline: str) -
     round that a burst of load from elsewhere hit on one side only."""
     ratios = [r[target] / r[baseline] for r in per_round]
     return {"median": round(statistics.median(ratios), 3), "rounds": [round(x, 3) for x in ratios]}
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def group_cpu_seconds(pgid: int | None) -> float:
-    """CPU time of every process in a process group: the XMPP server with its helpers."""
-    if pgid is None:
-        return 0.0
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 async def run_level(

@@ -48,6 +48,7 @@ from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 import benchmarks.echo_component as echo_component
 import xmpp_iot.control  # registers iot_control
 import xmpp_iot.sensordata  # noqa: F401 - registers iot_sensordata
+from benchmarks.proc_cpu import cpu_seconds
 from xmpp_iot.client import IotClient
 from xmpp_iot.connection import Endpoint, Security, new_client, start_session, stop_session
 from xmpp_iot.control import ControlDevice
@@ -236,12 +237,6 @@ async def raw_ingest(publisher: IotClient, info, subscriber_jid: str, node: str,
         "publish_s": round(publish_s, 3),
         "last_s": round(elapsed, 3),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def component_ingest(

@@ -26,9 +26,7 @@ from xmpp_iot.errors import (
     BadRequest,
     FeatureNotImplemented,
     Forbidden,
-    InternalServerError,
     ProtocolError,
-    reply_error,
 )
 from xmpp_iot.ownership import NS as OWNERSHIP_NS
 from xmpp_iot.ownership import OwnershipRecord  # importing it registers <owner/> on Iq
@@ -51,8 +49,6 @@ OWNER_QUERY_INTERVAL = 60.0
 class ProvisioningComponent(IotComponent):
     """The provisioning server as an XEP-0114 component."""
 
-    identity_category = "component"
-    identity_type = "generic"
     identity_name = "xmpp-iot provisioning server (XEP-0324)"
     features = (NS,)
 
@@ -124,11 +120,8 @@ class ProvisioningComponent(IotComponent):
             reply = handler(iq)
             if inspect.isawaitable(reply):
                 reply = await reply
-        except ProtocolError as exc:
-            reply = self._error_reply(iq, exc)
-        except Exception:
-            log.exception("%s: failed on %s from %s", self.boundjid, iq["id"], iq["from"])
-            reply = reply_error(iq, InternalServerError("unexpected failure"))
+        except Exception as exc:
+            reply = self.failure_reply(iq, exc)
         if reply is not None:
             reply.send()
 

@@ -89,11 +89,8 @@ class IotComponent(ComponentXMPP):
                     return
                 try:
                     reply = await handler(iq)
-                except ProtocolError as exc:
-                    reply = self._error_reply(iq, exc)
-                except Exception:
-                    log.exception("%s: handler %s failed on %s", self.boundjid, name, iq["id"])
-                    reply = reply_error(iq, InternalServerError("unexpected failure"))
+                except Exception as exc:
+                    reply = self.failure_reply(iq, exc)
                 if reply is not None:
                     reply.send()
 
@@ -105,19 +102,21 @@ class IotComponent(ComponentXMPP):
                 return
             try:
                 reply = handler(iq)
-            except ProtocolError as exc:
-                reply = self._error_reply(iq, exc)
-            except Exception:
-                log.exception("%s: handler %s failed on %s", self.boundjid, name, iq["id"])
-                reply = reply_error(iq, InternalServerError("unexpected failure"))
+            except Exception as exc:
+                reply = self.failure_reply(iq, exc)
             if reply is not None:
                 reply.send()
 
         self.register_handler(Callback(name, StanzaPath(path), run))
 
-    def _error_reply(self, iq: Iq, exc: ProtocolError) -> Iq:
-        log.info("%s -> %s: %s %s", iq["from"], iq["id"], exc.condition, exc.text)
-        return reply_error(iq, exc)
+    def failure_reply(self, iq: Iq, exc: Exception) -> Iq:
+        """The error answering a request whose handler raised: the ProtocolError's own condition,
+        or internal-server-error (logged with its traceback) for anything unexpected."""
+        if isinstance(exc, ProtocolError):
+            log.info("%s -> %s: %s %s", iq["from"], iq["id"], exc.condition, exc.text)
+            return reply_error(iq, exc)
+        log.error("%s: failed on %s from %s", self.boundjid, iq["id"], iq["from"], exc_info=exc)
+        return reply_error(iq, InternalServerError("unexpected failure"))
 
     def _sender_allowed(self, stanza: Iq | Presence) -> bool:
         sender: JID = stanza["from"]

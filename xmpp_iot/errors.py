@@ -113,6 +113,14 @@ def reply_error(iq: Iq, error: ProtocolError) -> Iq:
     return reply
 
 
+async def send_iq(iq: Iq, timeout: float) -> Iq:
+    """Send an IQ and return its result; an error or no answer raises our ProtocolError family."""
+    try:
+        return await iq.send(timeout=timeout)
+    except (IqError, IqTimeout) as exc:
+        raise from_iq_error(exc) from None
+
+
 def from_iq_error(exc: IqError | IqTimeout) -> ProtocolError:
     """Translate slixmpp's IqError/IqTimeout into our exception family."""
     if isinstance(exc, IqTimeout):

@@ -23,7 +23,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 from xmpp_iot.component import IotComponent, IqHandler
 from xmpp_iot.discovery.model import KEY, NS, Thing, format_number
 from xmpp_iot.discovery.stanza import parse_bool, read_conditions, read_tags, register_stanzas
-from xmpp_iot.errors import BadRequest, InternalServerError, NotAllowed, ProtocolError, reply_error
+from xmpp_iot.errors import BadRequest, NotAllowed, ProtocolError
 from xmpp_iot.ownership import NS as OWNERSHIP_NS
 
 from .feed import OwnershipFeed
@@ -41,8 +41,6 @@ NOTIFY_TIMEOUT = 10.0
 class RegistryComponent(CommitThenSend, IotComponent):
     """The Thing registry as an XEP-0114 component."""
 
-    identity_category = "component"
-    identity_type = "generic"
     identity_name = "xmpp-iot Thing registry (XEP-0347)"
     features = (NS,)
 
@@ -149,22 +147,16 @@ class RegistryComponent(CommitThenSend, IotComponent):
             return
         try:
             reply = handler(iq)
-        except ProtocolError as exc:
-            reply = self._error_reply(iq, exc)
-        except Exception:
-            log.exception("%s: handler failed on %s", self.boundjid, iq["id"])
-            reply = reply_error(iq, InternalServerError("unexpected failure"))
+        except Exception as exc:
+            reply = self.failure_reply(iq, exc)
         if reply is not None:
             self._send_reply(reply)
 
     async def _run_async(self, handler: IqHandler, iq: Iq) -> None:
         try:
             reply = await handler(iq)  # type: ignore[misc]
-        except ProtocolError as exc:
-            reply = self._error_reply(iq, exc)
-        except Exception:
-            log.exception("%s: handler failed on %s", self.boundjid, iq["id"])
-            reply = reply_error(iq, InternalServerError("unexpected failure"))
+        except Exception as exc:
+            reply = self.failure_reply(iq, exc)
         if reply is not None:
             self._send_reply(reply)
 

@@ -33,8 +33,6 @@ CONCENTRATOR_NS = "urn:xmpp:iot:concentrators"
 class SensorDataComponent(IotComponent):
     """Subscribes to measurement nodes, stores their items and answers readouts about them."""
 
-    identity_category = "component"
-    identity_type = "generic"
     identity_name = "xmpp-iot sensor-data historian"
     features = (SENSORDATA_NS,)
 

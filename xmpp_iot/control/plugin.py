@@ -31,7 +31,15 @@ from slixmpp.plugins.base import register_plugin
 from slixmpp.xmlstream.handler import CoroutineCallback
 
 from ..discovery.model import NodeRef
-from ..errors import BadRequest, Forbidden, InternalServerError, ProtocolError, from_iq_error, reply_error
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    InternalServerError,
+    ProtocolError,
+    from_iq_error,
+    reply_error,
+    send_iq,
+)
 from ..sensordata.matcher import ChildMatcher
 from ..sensordata.wire import Outbox, Replies, attr
 from ..trust import ControlRequest, Tokens, TrustGate
@@ -228,10 +236,7 @@ class XEP_0325(BasePlugin):
         if message:
             stanza.send()
             return SetResult()
-        try:
-            reply = await stanza.send(timeout=timeout or self.timeout)
-        except (IqError, IqTimeout) as exc:
-            raise from_iq_error(exc) from None
+        reply = await send_iq(stanza, timeout or self.timeout)
         response = reply["ctl_set_response"]
         return SetResult(response["nodes"], response["parameters"])
 
@@ -270,10 +275,7 @@ class XEP_0325(BasePlugin):
         el = iq["ctl_get_form"]
         el["tokens"] = tokens
         el["nodes"] = [n if isinstance(n, NodeRef) else NodeRef(n) for n in nodes]
-        try:
-            reply = await iq.send(timeout=timeout or self.timeout)
-        except (IqError, IqTimeout) as exc:
-            raise from_iq_error(exc) from None
+        reply = await send_iq(iq, timeout or self.timeout)
         x = reply.xml.find("{jabber:x:data}x")
         if x is None:
             raise BadRequest("the device answered getForm without a form")

@@ -26,7 +26,7 @@ from slixmpp.plugins.base import register_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from ..errors import Forbidden, ItemNotFound, ProtocolError, from_iq_error, reply_error
+from ..errors import Forbidden, ItemNotFound, ProtocolError, reply_error, send_iq
 from .model import NS, Condition, NodeRef, Tag, Thing
 from .stanza import read_tags, register_stanzas, write_condition, write_tags
 
@@ -225,10 +225,7 @@ class XEP_0347(BasePlugin):
         return iq
 
     async def _send(self, iq: Iq) -> Iq:
-        try:
-            return await iq.send(timeout=self.timeout)
-        except (IqError, IqTimeout) as exc:
-            raise from_iq_error(exc) from None
+        return await send_iq(iq, self.timeout)
 
     def _on_notification(self, iq: Iq) -> None:
         sender = iq["from"]

@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from slixmpp import Iq, Message
-from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import JID
 from slixmpp.plugins.xep_0004 import Form
 from slixmpp.plugins.xep_0050.stanza import Command
@@ -34,7 +33,7 @@ from slixmpp.xmlstream import register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from ..errors import BadRequest, Forbidden, ItemNotFound, ProtocolError, from_iq_error, reply_error
+from ..errors import BadRequest, Forbidden, ItemNotFound, ProtocolError, reply_error, send_iq
 from . import stanza as wire
 from .stanza import get_token_label, q, token_challenge_label
 
@@ -72,19 +71,12 @@ def decrypt_challenge(key: rsa.RSAPrivateKey, challenge_b64: str, label: bytes) 
         raise BadRequest("the challenge cannot be decrypted with this key for this purpose") from None
 
 
-async def _send(iq: Iq, timeout: float) -> Iq:
-    try:
-        return await iq.send(timeout=timeout)
-    except (IqError, IqTimeout) as exc:
-        raise from_iq_error(exc) from None
-
-
 # -- tokens --------------------------------------------------------------------------------------------
 async def request_challenge(xmpp, server: str, cert_der: bytes, timeout: float = 15.0) -> tuple[int, str]:
     """Step one of getToken: (seqnr, base64 challenge)."""
     iq = xmpp.make_iq_get(ito=server)
     SubElement(iq.xml, q("getToken")).text = base64.b64encode(cert_der).decode()
-    el = (await _send(iq, timeout)).xml.find(q("getTokenChallenge"))
+    el = (await send_iq(iq, timeout)).xml.find(q("getTokenChallenge"))
     if el is None:
         raise ProtocolError("getToken: the server answered without a challenge")
     return int(el.get("seqnr", "0")), el.text or ""
@@ -94,7 +86,7 @@ async def answer_challenge(xmpp, server: str, seqnr: int, response_b64: str, tim
     """Step two of getToken: the token."""
     iq = xmpp.make_iq_get(ito=server)
     SubElement(iq.xml, q("getTokenChallengeResponse"), seqnr=str(seqnr)).text = response_b64
-    el = (await _send(iq, timeout)).xml.find(q("getTokenResponse"))
+    el = (await send_iq(iq, timeout)).xml.find(q("getTokenResponse"))
     if el is None or not el.get("token"):
         raise ProtocolError("getTokenChallengeResponse: the server answered without a token")
     return el.get("token", "")
@@ -172,7 +164,7 @@ async def run_command(xmpp, server: str, node: str, values: dict, timeout: float
     iq["command"]["node"] = node
     iq["command"]["action"] = "execute"
     iq["command"].append(form)
-    reply = await _send(iq, timeout)
+    reply = await send_iq(iq, timeout)
     return reply["command"]["form"]
 
 
@@ -256,7 +248,7 @@ async def can_access(xmpp, server: str, service_token: str, user: str, timeout: 
     iq = xmpp.make_iq_get(ito=server)
     el = SubElement(iq.xml, q("canAccess"), serviceToken=service_token)
     SubElement(el, q("jid"), value=user)
-    out = (await _send(iq, timeout)).xml.find(q("canAccessResponse"))
+    out = (await send_iq(iq, timeout)).xml.find(q("canAccessResponse"))
     if out is None or out.get("result") not in ("true", "1"):
         return None
     return out.get("userToken") or None
@@ -268,7 +260,7 @@ async def has_privilege(xmpp, server: str, service_token: str, user_token: str, 
     SubElement(
         iq.xml, q("hasPrivilege"), serviceToken=service_token, userToken=user_token, privilegeId=privilege
     )
-    out = (await _send(iq, timeout)).xml.find(q("hasPrivilegeResponse"))
+    out = (await send_iq(iq, timeout)).xml.find(q("hasPrivilegeResponse"))
     return out is not None and out.get("result") in ("true", "1")
 
 
@@ -277,7 +269,7 @@ async def download_privileges(xmpp, server: str, service_token: str, user_token:
     """The ordered include/exclude list: (True, id) includes, (False, id) excludes; first match wins."""
     iq = xmpp.make_iq_get(ito=server)
     SubElement(iq.xml, q("downloadPrivileges"), serviceToken=service_token, userToken=user_token)
-    out = (await _send(iq, timeout)).xml.find(q("downloadPrivilegesResponse"))
+    out = (await send_iq(iq, timeout)).xml.find(q("downloadPrivilegesResponse"))
     if out is None:
         return []
     return [(child.tag == q("include"), child.get("id", "")) for child in out]

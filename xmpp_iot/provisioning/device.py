@@ -33,7 +33,15 @@ from slixmpp.plugins.base import register_plugin
 from slixmpp.xmlstream.handler import Callback, CoroutineCallback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from ..errors import Forbidden, ItemNotFound, ProtocolError, ServiceUnavailable, from_iq_error, reply_error
+from ..errors import (
+    Forbidden,
+    ItemNotFound,
+    ProtocolError,
+    ServiceUnavailable,
+    from_iq_error,
+    reply_error,
+    send_iq,
+)
 from ..trust import ControlDecision, ControlRequest, ReadDecision, ReadRequest, Tokens
 from . import stanza as wire
 from .stanza import NS, q
@@ -309,10 +317,7 @@ class XEP_0324Device(BasePlugin):
         return iq
 
     async def _send(self, iq: Iq) -> Iq:
-        try:
-            return await iq.send(timeout=self.timeout)
-        except (IqError, IqTimeout) as exc:
-            raise from_iq_error(exc) from None
+        return await send_iq(iq, self.timeout)
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -339,10 +344,7 @@ class DelegatedGate:
         return iq
 
     async def _send(self, iq: Iq) -> Iq:
-        try:
-            return await iq.send(timeout=self.timeout)
-        except (IqError, IqTimeout) as exc:
-            raise from_iq_error(exc) from None
+        return await send_iq(iq, self.timeout)
 
     async def is_friend(self, jid: str) -> bool:
         el = (await self._send(self._request("isFriend", jid))).xml.find(q("isFriendResponse"))

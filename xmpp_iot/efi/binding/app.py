@@ -25,7 +25,7 @@ from slixmpp import JID
 from slixmpp.basexmpp import BaseXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 
-from ...errors import ItemNotFound, from_iq_error
+from ...errors import ItemNotFound, send_iq
 from ...nodes import FLEXIBILITY_PREFIX, device_of, flexibility_node
 from ...pubsub import PayloadItem, PubSub, stream_safe
 from ...trust import Tokens
@@ -170,10 +170,7 @@ class EnergyApp:
         """Send any element as an EFI IQ set (tests of bad input; no local validation)."""
         iq = self.xmpp.make_iq_set(ito=to)
         iq.xml.append(stream_safe(element))
-        try:
-            await iq.send(timeout=self.timeout)
-        except (IqError, IqTimeout) as exc:
-            raise from_iq_error(exc) from None
+        await send_iq(iq, self.timeout)
 
     async def driver_jid(self, device: str | JID, timeout: float | None = None) -> str:
         """The full JID of the device's session that advertises EFI (waits for its presence)."""
@@ -279,8 +276,5 @@ class EnergyApp:
             to = await self.driver_jid(view.device)
         iq = self.xmpp.make_iq_set(ito=to)
         iq.xml.append(stream_safe(with_tokens(self.codec.encode_element(msg), tokens)))
-        try:
-            await iq.send(timeout=self.timeout)
-        except (IqError, IqTimeout) as exc:
-            raise from_iq_error(exc) from None
+        await send_iq(iq, self.timeout)
 
