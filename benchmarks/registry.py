@@ -18,6 +18,7 @@ and the load clients, and the ratios (the median of the rounds' ratios, and of t
 last line is JSON.
 
     python benchmarks/registry.py [--quick] [--server-kind prosody|ejabberd]
+    python benchmarks/registry.py --things 100000 --requests 6000   # one size, fewer requests
 """
 
 from __future__ import annotations
@@ -341,6 +342,11 @@ async def main() -> dict:
     parser.add_argument("--server-kind", choices=["prosody", "ejabberd"], default="prosody")
     parser.add_argument("--window", type=int, default=8, help="requests in flight")
     parser.add_argument(
+        "--things", type=int, action="append", metavar="N",
+        help="measure only at this many registered things (repeatable; default 10k and 100k, --quick 2k and 10k)",
+    )  # fmt: skip
+    parser.add_argument("--requests", type=int, help="requests per level and target (default 10k, --quick 1.5-2k)")
+    parser.add_argument(
         "--registry-arg",
         action="append",
         default=[],
@@ -349,6 +355,10 @@ async def main() -> dict:
     )
     args = parser.parse_args()
     levels = [(2_000, 1_500), (10_000, 2_000)] if args.quick else [(10_000, 10_000), (100_000, 10_000)]
+    if args.things:
+        levels = [(n, levels[-1][1]) for n in args.things]
+    if args.requests:
+        levels = [(n, args.requests) for n, _ in levels]
     workdir = Path(tempfile.mkdtemp(prefix="xmpp-iot-bench-registry-"))
     server = make_devserver(args.server_kind, workdir, components=("registry", "echo", "replay"))
     info = server.start(timeout=60)

@@ -102,6 +102,7 @@ class IndexedRegistryStore:
     def search(
         self, conditions: list[Condition], requester: str, offset: int, limit: int
     ) -> tuple[list[Thing], bool]:
+        """Results share the index's tag dicts: read them, never change them."""
         entries, more = self.index.search(conditions, requester, offset, limit)
         return [e.found() for e in entries], more
 
@@ -146,7 +147,7 @@ class IndexedRegistryStore:
         thing_id = self.index.find(jid, node)
         if thing_id is None:
             return
-        merged = dict(self.index.entries[thing_id].tags)
+        merged = self.index.entries[thing_id].thing().tags
         for tag in tags:
             if not tag.numeric and tag.value == "":
                 merged.pop(tag.name, None)
@@ -210,10 +211,7 @@ class IndexedRegistryStore:
     def _put(
         self, thing: Thing, digest: str, full_jid: str | None, updated: float, *, ordered: bool = True
     ) -> None:
-        entry = Entry(
-            thing.jid, thing.node, dict(thing.tags), thing.owner, thing.public, digest, full_jid, updated
-        )
-        self.index.put(entry, ordered=ordered)
+        self.index.put(Entry.of(thing, digest, full_jid, updated), ordered=ordered)
 
 
 def _nothing() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
@@ -51,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     secret = secret_from_environment()
     store = open_store(args.db, synchronous=args.sync.upper())
+    # The search index is a few million objects that live as long as the process: keep the
+    # garbage collector from walking them again on every full collection (~10% of the CPU
+    # per request at 100k things).
+    gc.freeze()
     peers = tuple(JID(p).bare for p in args.provisioning)
     registry = ThingRegistry(store, Limits(max_tags=args.max_tags, max_results=args.max_results), peers)
     host, port = args.server

@@ -8,8 +8,10 @@ sorted list of its distinct values, so that
 * the ordered operators (Gt, GtEq, Lt, LtEq, Range, NRange, NEq) are a bisect on the sorted
   values and a union of their id sets;
 * strMask scans only the distinct values that start with the pattern's literal prefix;
-* conditions are combined by set intersection, smallest first, and visibility (public, or
-  owned by the requester) is one more intersection.
+* conditions are combined by set intersection, smallest first (a numeric range's ids are a
+  slice of a sorted list, iterated against the other set rather than made into a set);
+* the survivors are walked in id order and visibility (public, or owned by the requester) is
+  checked per thing only until the page is full.
 
 Results come in thing-id order, ids growing with every (re-)registration, so paging is stable
 as it was with SQLite. The index holds no durable state: `IndexedRegistryStore` fills it
@@ -23,7 +25,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from xmpp_iot.discovery.model import Condition, NodeRef, Tag, TagValue, Thing, WildcardMask
+from xmpp_iot.discovery.model import KEY, Condition, NodeRef, Tag, TagValue, Thing, WildcardMask
 
 ThingKey = tuple[str, str, str, str]  # jid, nodeId, sourceId, cacheType
 
@@ -39,25 +41,40 @@ def thing_key(jid: str, node: NodeRef) -> ThingKey:
 
 @dataclass(slots=True)
 class Entry:
-    """One thing as the index keeps it (the durable store has the same, plus history)."""
+    """One thing as the index keeps it (the durable store has the same, plus history).
+
+    The KEY is kept apart from the other tags: it is never searched and never shown, so it is
+    not indexed, and a search result can share `tags` instead of copying it without the KEY.
+    """
 
     jid: str
     node: NodeRef
-    tags: dict[str, Tag]
+    tags: dict[str, Tag]  # without KEY
     owner: str | None
     public: bool
     digest: str
     full_jid: str | None
     updated: float
     xml: str | None = None  # the thing as a search result, rendered once (see protocol.thing_xml)
+    key: Tag | None = None
+
+    @classmethod
+    def of(cls, thing: Thing, digest: str, full_jid: str | None, updated: float) -> Entry:
+        tags = dict(thing.tags)
+        key = tags.pop(KEY, None)
+        return cls(thing.jid, thing.node, tags, thing.owner, thing.public, digest, full_jid, updated, key=key)
 
     def thing(self) -> Thing:
-        """A copy the caller may change (the service strips KEY from search results)."""
-        return Thing(self.jid, self.node, dict(self.tags), self.owner, self.public)
+        """A copy the caller may change, KEY included."""
+        tags = dict(self.tags)
+        if self.key is not None:
+            tags[KEY] = self.key
+        return Thing(self.jid, self.node, tags, self.owner, self.public)
 
     def found(self) -> IndexedThing:
-        """As `thing()`, remembering this entry so the protocol can reuse its rendered XML."""
-        thing = IndexedThing(self.jid, self.node, dict(self.tags), self.owner, self.public)
+        """A search result: no KEY, and `tags` is the entry's own (read it, never change it);
+        it remembers this entry so the protocol can reuse its rendered XML."""
+        thing = IndexedThing(self.jid, self.node, self.tags, self.owner, self.public)
         thing.entry = self
         return thing
 
@@ -122,8 +139,8 @@ class ValueIndex:
         distinct = sum(hi - lo for lo, hi in self.span(c))
         return -(-distinct * self.count // len(self.keys))
 
-    def matching(self, c: Condition) -> set[int] | frozenset[int]:
-        """The ids of every thing satisfying `c` (do not change the returned set)."""
+    def matching(self, c: Condition) -> set[int] | frozenset[int] | list[int]:
+        """The ids of every thing satisfying `c`, each once (do not change the returned set)."""
         if c.op == "eq":
             return self.ids.get(c.value, EMPTY)
         keys, bucket = self.keys, self.ids.__getitem__
@@ -182,13 +199,15 @@ class NumericValueIndex(ValueIndex):
             return len(self.ids.get(c.value, EMPTY))
         return sum(hi - lo for lo, hi in self._pair_span(c))
 
-    def matching(self, c: Condition) -> set[int] | frozenset[int]:
+    def matching(self, c: Condition) -> set[int] | frozenset[int] | list[int]:
+        """For a range, the ids as a list: each thing has one value per tag, so each id comes
+        once, and intersecting a set with a list skips building a set of the whole range."""
         if c.op == "eq":
             return self.ids.get(c.value, EMPTY)
-        found: set[int] = set()
-        for lo, hi in self._pair_span(c):
-            found.update(self.order[lo:hi])
-        return found
+        spans = self._pair_span(c)
+        if len(spans) == 1:
+            return self.order[spans[0][0] : spans[0][1]]
+        return [i for lo, hi in spans for i in self.order[lo:hi]]
 
     def _pair_span(self, c: Condition) -> list[tuple[int, int]]:
         return _span(c, self.values)  # the same bisects, on every pair instead of every distinct value
@@ -302,6 +321,9 @@ class ThingIndex:
         entry = self.entries[thing_id]
         self._remember(thing_id, entry)
         for tag in tags:
+            if tag.name == KEY:
+                entry.key = None if not tag.numeric and tag.value == "" else tag
+                continue
             old = entry.tags.pop(tag.name, None)
             if old is not None:
                 self._value_index(old).discard(old.value, thing_id)
@@ -316,7 +338,7 @@ class ThingIndex:
     def _remember(self, thing_id: int, entry: Entry) -> None:
         if self.tracking:
             before = Entry(entry.jid, entry.node, dict(entry.tags), entry.owner, entry.public, entry.digest,
-                           entry.full_jid, entry.updated)  # fmt: skip
+                           entry.full_jid, entry.updated, key=entry.key)  # fmt: skip
             self.touched.append((self.generation, thing_id, before))
 
     def seal(self) -> int:
@@ -334,14 +356,18 @@ class ThingIndex:
         True when the thing before or after any uncommitted change is visible to the requester
         and matches every condition. A few checks per write in flight, never a scan.
         """
+        entries = self.entries
         for _, thing_id, before in self.touched:
-            for version in (before, self.entries.get(thing_id)):
-                if (
-                    version is not None
-                    and version.owner is not None
-                    and (version.public or version.owner == requester)
-                    and all(c.matches(version.tags.get(c.name)) for c in conditions)
-                ):
+            for version in (before, entries.get(thing_id)):
+                if version is None or version.owner is None:
+                    continue
+                if not version.public and version.owner != requester:
+                    continue
+                tags = version.tags
+                for c in conditions:
+                    if not c.matches(tags.get(c.name)):
+                        break
+                else:
                     return True
         return False
 
@@ -364,24 +390,43 @@ class ThingIndex:
             plans.append((index.estimate(c), c.op != "eq", c, index))
         plans.sort(key=lambda p: (p[0], p[1]))
         first = plans[0]
-        candidates = first[3].matching(first[2])
+        candidates: set[int] | frozenset[int] | list[int] = first[3].matching(first[2])
         checks: list[Condition] = []
         for estimate, _, c, index in plans[1:]:
             if not candidates:
                 return [], False
             if c.op == "eq" or estimate <= FILTER_FACTOR * len(candidates):
-                candidates = candidates & index.matching(c)
+                other = index.matching(c)
+                if isinstance(other, list):  # a range: iterate it, probe the set
+                    other, candidates = candidates, other
+                if isinstance(other, list):  # two ranges
+                    other = set(other)
+                candidates = other.intersection(candidates)
             else:
                 checks.append(c)
-        mine = self.owned.get(requester)
-        visible = candidates & self.public
-        if mine:
-            visible |= candidates & mine
-        if checks:
-            patterns = [WildcardMask(str(c.value), c.wildcard) if c.op == "mask" else None for c in checks]
-            visible = {i for i in visible if self._satisfies(self.entries[i], checks, patterns)}
-        page = sorted(visible)[offset : offset + limit + 1]
-        return [self.entries[i] for i in page[:limit]], len(page) > limit
+        return self._page(candidates, checks, requester, offset, limit)
+
+    def _page(
+        self,
+        candidates: Iterable[int],
+        checks: list[Condition],
+        requester: str,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[Entry], bool]:
+        """Walk the candidates in id order, keeping the visible ones that pass the per-thing
+        checks, until the page (and one more, for `more`) is full: visibility and the checks
+        cost a probe per thing walked, not per candidate."""
+        public, mine, entries = self.public, self.owned.get(requester, EMPTY), self.entries
+        patterns = [WildcardMask(str(c.value), c.wildcard) if c.op == "mask" else None for c in checks]
+        wanted = offset + limit + 1
+        page: list[int] = []
+        for i in sorted(candidates):
+            if (i in public or i in mine) and (not checks or self._satisfies(entries[i], checks, patterns)):
+                page.append(i)
+                if len(page) == wanted:
+                    break
+        return [entries[i] for i in page[offset : offset + limit]], len(page) == wanted
 
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import re
+import time
 from xml.etree.ElementTree import Element, SubElement
 
 from slixmpp import Iq, Presence
@@ -28,6 +29,7 @@ from xmpp_iot.ownership import NS as OWNERSHIP_NS
 
 from .feed import OwnershipFeed
 from .group_commit import CommitThenSend
+from .memory_index import Entry
 from .service import Notification, ThingRegistry
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,13 @@ class RegistryComponent(CommitThenSend, IotComponent):
         self._domain_suffixes = tuple("." + d for d in self.allowed_domains)
         self.add_event_handler("session_start", lambda _e: self.feed.kick())
         self.init_group_commit()
+        self._prerender: asyncio.Task[None] | None = None
+        self.add_event_handler("session_start", self._start_prerender)
+
+    def _start_prerender(self, _event: object) -> None:
+        index = getattr(self.store, "index", None)  # the in-memory index caches rendered things
+        if index is not None and (self._prerender is None or self._prerender.done()):
+            self._prerender = asyncio.ensure_future(prerender(index.entries))
 
     def register_handler(self, handler) -> None:
         tag = _PLUGIN_PAYLOADS.get(handler.name)
@@ -380,6 +389,27 @@ class _WithPayload(MatcherBase):
     def match(self, stanza) -> bool:  # type: ignore[override]
         tag = self._criteria
         return any(child.tag == tag for child in stanza.xml) and self.inner.match(stanza)
+
+
+PRERENDER_CHUNK = 500
+
+
+async def prerender(entries: dict[int, Entry]) -> None:
+    """Render every indexed thing's search-result XML in the background, a chunk per loop turn.
+
+    A thing's first appearance in a result otherwise costs its rendering (5 µs, 3x a cached
+    one); right after a restart that is most of them. Memory: about 300 bytes per thing, the
+    same a long-running registry ends up with as searches find its things.
+    """
+    started, rendered = time.perf_counter(), 0
+    snapshot = list(entries.values())  # writes between chunks change the dict, not this list
+    for start in range(0, len(snapshot), PRERENDER_CHUNK):
+        for entry in snapshot[start : start + PRERENDER_CHUNK]:
+            if entry.xml is None and entry.owner is not None:  # only claimed things are found
+                entry.xml = thing_xml(entry)  # type: ignore[arg-type]
+                rendered += 1
+        await asyncio.sleep(0)
+    log.info("search results of %d things rendered in %.1f s", rendered, time.perf_counter() - started)
 
 
 def found_reply_xml(iq_id: str, ours: str, theirs: str, things: list[Thing], more: bool) -> str:

@@ -160,9 +160,8 @@ class ThingRegistry:
             return [], False  # KEY is never searchable (XEP-0347 §3.9)
         limit = min(max_count, self.limits.max_results)
         things, more = self.store.search(conditions, requester, offset, limit)
-        for thing in things:
-            thing.tags.pop(KEY, None)
-        return things, more
+        # never change a result in place: the in-memory index shares its tag dicts (without KEY)
+        return [t if KEY not in t.tags else _without_key(t) for t in things], more
 
     # -- helpers --------------------------------------------------------------------------
     def _owned(self, owner: str, jid: str, node: NodeRef) -> Thing:
@@ -174,3 +173,7 @@ class ThingRegistry:
     def _check_tag_count(self, tags: list[Tag]) -> None:
         if len(tags) > self.limits.max_tags:
             raise NotAcceptable(f"at most {self.limits.max_tags} tags per thing")
+
+
+def _without_key(thing: Thing) -> Thing:
+    return Thing(thing.jid, thing.node, {n: t for n, t in thing.tags.items() if n != KEY}, thing.owner, thing.public)

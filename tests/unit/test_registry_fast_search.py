@@ -15,7 +15,7 @@ import pytest
 from slixmpp import ComponentXMPP
 
 from components.registry.open_store import open_store
-from components.registry.protocol import RegistryComponent
+from components.registry.protocol import RegistryComponent, prerender
 from components.registry.service import Limits, ThingRegistry
 from xmpp_iot.discovery.model import KEY, NS, NodeRef, Tag, Thing
 
@@ -113,3 +113,24 @@ async def test_what_the_fast_path_cannot_answer_goes_the_normal_way(
     for _ in range(3):
         await asyncio.sleep(0)
     assert component.transport.writes == []
+
+
+async def test_prerendered_results_read_as_fresh_ones_and_follow_writes(component) -> None:
+    """The background rendering after start caches exactly what a first search would render,
+    only for things a search can find, and a write replaces the cached text."""
+    body = "maxCount='10'><numGtEq name='W' value='0'/>"
+    owner = "alice@example.org/owner"
+    entries = component.store.index.entries
+    fresh = await _answers(component, _search(owner, body), fast=True)
+    for entry in entries.values():
+        entry.xml = None
+    await prerender(entries)
+    assert {e.jid for e in entries.values() if e.xml is not None} == {"lamp@example.org", "fan@example.org"}
+    assert await _answers(component, _search(owner, body), fast=True) == fresh
+
+    component.registry.update("alice@example.org", "lamp@example.org", NodeRef(), [Tag("W", 75.0)])
+    for _ in range(5):  # the search waits for the write's commit
+        await asyncio.sleep(0)
+    answer = fromstring((await _answers(component, _search(owner, body), fast=True))[0])
+    lamp = next(t for t in answer.find(f"{{{NS}}}found") if t.get("jid") == "lamp@example.org")
+    assert {n.get("name"): n.get("value") for n in lamp}["W"] == "75"
