@@ -85,29 +85,39 @@ class IotComponent(ComponentXMPP):
         if inspect.iscoroutinefunction(handler):
 
             async def run_async(iq: Iq) -> None:
-                if not self._sender_allowed(iq):
-                    return
-                try:
-                    reply = await handler(iq)
-                except Exception as exc:
-                    reply = self.failure_reply(iq, exc)
-                if reply is not None:
-                    reply.send()
+                if self._sender_allowed(iq):
+                    await self.answer_async(handler, iq)
 
             self.register_handler(CoroutineCallback(name, StanzaPath(path), run_async))
             return
 
         def run(iq: Iq) -> None:
-            if not self._sender_allowed(iq):
-                return
-            try:
-                reply = handler(iq)
-            except Exception as exc:
-                reply = self.failure_reply(iq, exc)
-            if reply is not None:
-                reply.send()
+            if self._sender_allowed(iq):
+                self.answer(handler, iq)
 
         self.register_handler(Callback(name, StanzaPath(path), run))
+
+    def answer(self, handler: IqHandler, iq: Iq) -> None:
+        """Run a handler and send its reply, or the error its failure maps to."""
+        try:
+            reply = handler(iq)
+        except Exception as exc:
+            reply = self.failure_reply(iq, exc)
+        if reply is not None:
+            self.send_reply(reply)
+
+    async def answer_async(self, handler: IqHandler, iq: Iq) -> None:
+        """`answer` for a coroutine handler."""
+        try:
+            reply = await handler(iq)  # type: ignore[misc]
+        except Exception as exc:
+            reply = self.failure_reply(iq, exc)
+        if reply is not None:
+            self.send_reply(reply)
+
+    def send_reply(self, reply: Iq) -> None:
+        """Send a handler's reply; a component may write it faster (see the registry)."""
+        reply.send()
 
     def failure_reply(self, iq: Iq, exc: Exception) -> Iq:
         """The error answering a request whose handler raised: the ProtocolError's own condition,

@@ -150,26 +150,13 @@ class RegistryComponent(CommitThenSend, IotComponent):
 
     def _handle(self, handler: IqHandler, iq: Iq) -> None:
         if inspect.iscoroutinefunction(handler):
-            task = asyncio.ensure_future(self._run_async(handler, iq))
+            task = asyncio.ensure_future(self.answer_async(handler, iq))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        try:
-            reply = handler(iq)
-        except Exception as exc:
-            reply = self.failure_reply(iq, exc)
-        if reply is not None:
-            self._send_reply(reply)
+        self.answer(handler, iq)
 
-    async def _run_async(self, handler: IqHandler, iq: Iq) -> None:
-        try:
-            reply = await handler(iq)  # type: ignore[misc]
-        except Exception as exc:
-            reply = self.failure_reply(iq, exc)
-        if reply is not None:
-            self._send_reply(reply)
-
-    def _send_reply(self, reply: Iq) -> None:
+    def send_reply(self, reply: Iq) -> None:
         """An empty result (most writes' answer) as text; slixmpp's serialiser costs ~30x more."""
         x = reply.xml
         iq_id, theirs, ours = x.get("id"), x.get("to"), x.get("from") or self.boundjid.full

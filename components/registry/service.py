@@ -176,4 +176,4 @@ class ThingRegistry:
 
 
 def _without_key(thing: Thing) -> Thing:
-    return Thing(thing.jid, thing.node, {n: t for n, t in thing.tags.items() if n != KEY}, thing.owner, thing.public)
+    return Thing(thing.jid, thing.node, {t.name: t for t in thing.public_tags()}, thing.owner, thing.public)
